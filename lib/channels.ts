@@ -1,0 +1,53 @@
+// Declared channels and the validation of what notify() sends on them. Every schema is compiled
+// once here, at registration; notify() only runs the compiled checks.
+import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
+import type { TSchema } from '@sinclair/typebox'
+import type { ChannelConfig } from './options'
+import {
+  FST_WS_NOTIFY_INVALID_PAYLOAD,
+  FST_WS_NOTIFY_INVALID_TYPE,
+  FST_WS_NOTIFY_UNKNOWN_CHANNEL,
+  FST_WS_NOTIFY_UNKNOWN_EVENT
+} from './errors'
+
+export class ChannelRegistry {
+  /** Declared names, in declaration order, as sent in `connected` and INVALID_CHANNEL frames. */
+  readonly names: readonly string[]
+  readonly #checks = new Map<string, ReadonlyMap<string, TypeCheck<TSchema>> | null>()
+
+  constructor (channels: ReadonlyMap<string, ChannelConfig>) {
+    this.names = Object.freeze([...channels.keys()])
+    for (const { name, events } of channels.values()) {
+      if (events === null) {
+        this.#checks.set(name, null)
+        continue
+      }
+      const compiled = new Map<string, TypeCheck<TSchema>>()
+      for (const [type, schema] of events) compiled.set(type, TypeCompiler.Compile(schema))
+      this.#checks.set(name, compiled)
+    }
+  }
+
+  has (channel: string): boolean {
+    return this.#checks.has(channel)
+  }
+
+  /** Throws the FST_WS_NOTIFY_* error that says what is wrong with (channel, type, data). */
+  validate (channel: string, type: unknown, data: unknown): void {
+    const events = this.#checks.get(channel)
+    if (events === undefined) {
+      throw new FST_WS_NOTIFY_UNKNOWN_CHANNEL(String(channel), this.names.join(', '))
+    }
+    if (typeof type !== 'string' || type.length === 0) throw new FST_WS_NOTIFY_INVALID_TYPE(JSON.stringify(type) ?? String(type))
+    if (events === null) return
+    const check = events.get(type)
+    if (check === undefined) {
+      throw new FST_WS_NOTIFY_UNKNOWN_EVENT(type, channel, [...events.keys()].join(', '))
+    }
+    if (!check.Check(data)) {
+      const first = check.Errors(data).First()
+      const where = first === undefined || first.path === '' ? 'data' : `data${first.path}`
+      throw new FST_WS_NOTIFY_INVALID_PAYLOAD(type, channel, `${where}: ${first?.message ?? 'does not match the schema'}`)
+    }
+  }
+}

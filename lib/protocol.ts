@@ -1,0 +1,160 @@
+// The wire protocol (../shared/PROTOCOL.md, version 1): TypeBox schemas of every frame, the error
+// and close codes, and parseClientFrame(), the one place an inbound frame is parsed and checked.
+import { Type, type Static } from '@sinclair/typebox'
+import { TypeCompiler } from '@sinclair/typebox/compiler'
+
+export const CHANNEL_NAME_MAX = 255
+/** Deepest nesting accepted in an inbound frame: real frames are flat; deep ones only cost CPU. */
+export const MAX_FRAME_DEPTH = 16
+
+export const CloseCode = {
+  NORMAL: 1000,
+  GOING_AWAY: 1001,
+  POLICY: 1008,
+  TOO_BIG: 1009,
+  INTERNAL_ERROR: 1011,
+  TRY_AGAIN_LATER: 1013
+} as const
+
+export type ErrorCode =
+  | 'INVALID_JSON' | 'INVALID_MESSAGE' | 'UNKNOWN_ACTION' | 'INVALID_CHANNEL'
+  | 'FORBIDDEN' | 'RATE_LIMITED' | 'TOO_MANY_SUBSCRIPTIONS'
+
+/** `client_id` query: 1-128 characters of [A-Za-z0-9_.:@-]. */
+export const CLIENT_ID_PATTERN = /^[A-Za-z0-9_.:@-]{1,128}$/
+
+// ---- client to server ------------------------------------------------------------------
+
+/** `id` a client may put on any action; echoed on the reply and on any error it causes. */
+export const RequestId = Type.Union([Type.String({ maxLength: 64 }), Type.Integer()])
+export type RequestId = Static<typeof RequestId>
+
+export const ChannelAction = Type.Object({
+  action: Type.Union([Type.Literal('subscribe'), Type.Literal('unsubscribe')]),
+  channel: Type.String({ minLength: 1 }),
+  id: Type.Optional(RequestId)
+})
+export const PingAction = Type.Object({
+  action: Type.Literal('ping'),
+  id: Type.Optional(RequestId)
+})
+/** Every frame a client may send. Unknown extra fields are ignored, as the protocol says. */
+export const ClientFrame = Type.Union([ChannelAction, PingAction])
+export type ClientFrame = Static<typeof ClientFrame>
+
+// ---- server to client ------------------------------------------------------------------
+
+const Timestamp = Type.String({ format: 'date-time' })
+
+export const ConnectedFrame = Type.Object({
+  type: Type.Literal('connected'),
+  client_id: Type.String(),
+  available_channels: Type.Array(Type.String()),
+  timestamp: Timestamp
+})
+export const SubscribedFrame = Type.Object({
+  type: Type.Union([Type.Literal('subscribed'), Type.Literal('unsubscribed')]),
+  channel: Type.String(),
+  timestamp: Timestamp,
+  id: Type.Optional(RequestId)
+})
+export const PongFrame = Type.Object({
+  type: Type.Literal('pong'),
+  timestamp: Timestamp,
+  id: Type.Optional(RequestId)
+})
+export const ErrorFrame = Type.Object({
+  type: Type.Literal('error'),
+  code: Type.String(),
+  message: Type.String(),
+  available_channels: Type.Optional(Type.Array(Type.String())),
+  id: Type.Optional(RequestId),
+  timestamp: Timestamp
+})
+/** A notification (with `channel`) or a direct message (without). */
+export const NotificationFrame = Type.Object({
+  type: Type.String(),
+  channel: Type.Optional(Type.String()),
+  data: Type.Unknown(),
+  timestamp: Timestamp
+})
+export const ServerFrame = Type.Union([ConnectedFrame, SubscribedFrame, PongFrame, ErrorFrame, NotificationFrame])
+export type ServerFrame = Static<typeof ServerFrame>
+
+// ---- parsing ---------------------------------------------------------------------------
+
+const isChannelAction = TypeCompiler.Compile(ChannelAction)
+const isPingAction = TypeCompiler.Compile(PingAction)
+const isKnownAction = new Set(['subscribe', 'unsubscribe', 'ping'])
+
+export type ParseResult =
+  | { ok: true, frame: ClientFrame }
+  | { ok: false, code: ErrorCode, message: string, id?: RequestId }
+
+/**
+ * Deepest bracket nesting of a JSON text, strings skipped. Linear and allocation-free, so a
+ * deeply nested frame is refused before JSON.parse spends time on it.
+ */
+export function jsonDepth (text: string, limit: number): number {
+  let depth = 0
+  let max = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 92 /* \ */) i++
+      else if (c === 34 /* " */) inString = false
+    } else if (c === 34) {
+      inString = true
+    } else if (c === 123 /* { */ || c === 91 /* [ */) {
+      if (++depth > max) { max = depth; if (max > limit) return max }
+    } else if (c === 125 /* } */ || c === 93 /* ] */) {
+      depth--
+    }
+  }
+  return max
+}
+
+function readId (value: Record<string, unknown>): RequestId | undefined {
+  const id = value.id
+  if (typeof id === 'string' && id.length <= 64) return id
+  if (typeof id === 'number' && Number.isSafeInteger(id)) return id
+  return undefined
+}
+
+/**
+ * Parses one inbound text frame. Only the fields the protocol names are read, so keys such as
+ * `__proto__` in the JSON are inert: nothing is ever merged or copied from the parsed value.
+ */
+export function parseClientFrame (text: string): ParseResult {
+  if (jsonDepth(text, MAX_FRAME_DEPTH) > MAX_FRAME_DEPTH) {
+    return { ok: false, code: 'INVALID_MESSAGE', message: `Frame nested deeper than ${MAX_FRAME_DEPTH} levels` }
+  }
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch {
+    return { ok: false, code: 'INVALID_JSON', message: 'Frame is not valid JSON' }
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    return { ok: false, code: 'INVALID_MESSAGE', message: 'Frame must be a JSON object such as {"action":"subscribe","channel":"..."}' }
+  }
+  const record = value as Record<string, unknown>
+  const id = readId(record)
+  const action = record.action
+  if (typeof action !== 'string') {
+    return { ok: false, code: 'INVALID_MESSAGE', message: 'Frame needs "action": one of subscribe, unsubscribe, ping', id }
+  }
+  if (!isKnownAction.has(action)) {
+    return { ok: false, code: 'UNKNOWN_ACTION', message: `Unknown action: ${action.slice(0, 64)}; expected subscribe, unsubscribe or ping`, id }
+  }
+  if (record.id !== undefined && id === undefined) {
+    return { ok: false, code: 'INVALID_MESSAGE', message: '"id" must be a string of at most 64 characters or an integer' }
+  }
+  if (action === 'ping') {
+    if (isPingAction.Check(value)) return { ok: true, frame: value }
+  } else if (isChannelAction.Check(value)) {
+    return { ok: true, frame: value }
+  }
+  return { ok: false, code: 'INVALID_MESSAGE', message: `"${action}" needs "channel": a non-empty string`, id }
+}

@@ -1,0 +1,64 @@
+// notify() and sendTo(): check what the application sends, build the envelope and serialize it
+// once, then hand it to the adapter. Per-subscriber work happens only in hub.ts.
+import type { ChannelRegistry } from './channels'
+import type { Adapter } from './adapter'
+import type { Counters } from './stats'
+import { CLIENT_ID_PATTERN } from './protocol'
+import {
+  FST_WS_NOTIFY_CLOSED,
+  FST_WS_NOTIFY_INVALID_CLIENT_ID,
+  FST_WS_NOTIFY_INVALID_TYPE,
+  FST_WS_NOTIFY_MESSAGE_TOO_LARGE,
+  FST_WS_NOTIFY_UNSERIALIZABLE
+} from './errors'
+
+export interface PublisherContext {
+  readonly registry: ChannelRegistry
+  readonly adapter: Adapter
+  readonly counters: Counters
+  readonly maxMessageSize: number
+  /** True once Fastify has started closing. */
+  isClosing (): boolean
+}
+
+function serialize (envelope: object, maxMessageSize: number): string {
+  let json: string
+  try {
+    json = JSON.stringify(envelope)
+  } catch (err) {
+    throw new FST_WS_NOTIFY_UNSERIALIZABLE((err as Error).message)
+  }
+  // Byte length only matters near the limit; a string's UTF-8 size is at most 3 bytes per unit.
+  if (json.length * 3 > maxMessageSize) {
+    const bytes = Buffer.byteLength(json)
+    if (bytes > maxMessageSize) throw new FST_WS_NOTIFY_MESSAGE_TOO_LARGE(bytes, maxMessageSize)
+  }
+  return json
+}
+
+export function createPublisher (context: PublisherContext) {
+  const { registry, adapter, counters, maxMessageSize } = context
+
+  /** Sends {type, channel, data, timestamp} to every subscriber of the channel. */
+  async function notify (channel: string, type: string, data: unknown): Promise<number> {
+    if (context.isClosing()) throw new FST_WS_NOTIFY_CLOSED()
+    registry.validate(channel, type, data)
+    const json = serialize({ type, channel, data: data === undefined ? null : data, timestamp: new Date().toISOString() }, maxMessageSize)
+    counters.notificationsPublished++
+    return await adapter.publish({ kind: 'channel', channel }, json)
+  }
+
+  /** Sends {type, data, timestamp} (no channel) to every socket of one client id. */
+  async function sendTo (clientId: string, type: string, data: unknown): Promise<number> {
+    if (context.isClosing()) throw new FST_WS_NOTIFY_CLOSED()
+    if (typeof clientId !== 'string' || !CLIENT_ID_PATTERN.test(clientId)) {
+      throw new FST_WS_NOTIFY_INVALID_CLIENT_ID(JSON.stringify(clientId) ?? String(clientId))
+    }
+    if (typeof type !== 'string' || type.length === 0) throw new FST_WS_NOTIFY_INVALID_TYPE(JSON.stringify(type) ?? String(type))
+    const json = serialize({ type, data: data === undefined ? null : data, timestamp: new Date().toISOString() }, maxMessageSize)
+    counters.notificationsPublished++
+    return await adapter.publish({ kind: 'client', clientId }, json)
+  }
+
+  return { notify, sendTo }
+}

@@ -1,0 +1,82 @@
+// Outbound frames: each message is encoded into one WebSocket frame once, and the same buffer is
+// written to every socket. Writes made within one event-loop tick are coalesced: a socket is
+// corked on its first write of the tick and all corked sockets are uncorked in one nextTick, so a
+// burst of notifications costs one syscall per socket. This is the hot path of fan-out: no
+// closures, no per-socket serialization, no per-socket timers.
+import { WebSocket } from 'ws'
+import type { Duplex } from 'node:stream'
+
+const OPEN = WebSocket.OPEN
+
+// Sender.frame is public on the class (ws 8) but undocumented; feature-detected below.
+interface FrameEncoder {
+  frame (data: Buffer, options: { fin: boolean, opcode: number, mask: boolean, readOnly: boolean, rsv1: boolean }): Buffer[]
+}
+const encoder = (WebSocket as unknown as { Sender?: Partial<FrameEncoder> }).Sender
+const canEncode = typeof encoder?.frame === 'function'
+
+/** One outbound message: its JSON text as bytes, and (when ws allows it) the whole text frame. */
+export interface EncodedMessage {
+  readonly bytes: Buffer
+  readonly frame: Buffer | null
+}
+
+/** Encodes a JSON text once for any number of sockets. */
+export function encodeMessage (json: string): EncodedMessage {
+  const bytes = Buffer.from(json)
+  if (!canEncode) return { bytes, frame: null }
+  const parts = (encoder as FrameEncoder).frame(bytes, { fin: true, opcode: 1, mask: false, readOnly: false, rsv1: false })
+  return { bytes, frame: parts.length === 1 ? parts[0] : Buffer.concat(parts) }
+}
+
+/**
+ * The raw TCP socket of a ws socket when frames may be written to it directly: ws has no
+ * permessage-deflate on it (a deflate socket needs ws's compressor) and exposes `_socket`.
+ * null means every write goes through ws.send.
+ */
+export function directSocketOf (ws: WebSocket): Duplex | null {
+  const internals = ws as unknown as { _socket?: Duplex, _sender?: unknown, _extensions?: Record<string, unknown> }
+  if (!canEncode || ws.extensions !== '' || internals._sender === undefined) return null
+  const socket = internals._socket
+  if (socket === undefined || typeof socket.write !== 'function' || typeof socket.cork !== 'function') return null
+  return socket
+}
+
+/** What the sender needs of a connection. */
+export interface Writable {
+  readonly ws: WebSocket
+  readonly direct: Duplex | null
+  corked: boolean
+}
+
+export class Sender {
+  #corked: Writable[] = []
+  readonly #uncorkAll = (): void => {
+    const list = this.#corked
+    this.#corked = []
+    for (let i = 0; i < list.length; i++) {
+      const target = list[i]
+      target.corked = false
+      const direct = target.direct as Duplex
+      if (!direct.destroyed) direct.uncork()
+    }
+  }
+
+  /** Writes one encoded message; false when the socket is not open. */
+  write (target: Writable, message: EncodedMessage): boolean {
+    const ws = target.ws
+    if (ws.readyState !== OPEN) return false
+    const direct = target.direct
+    if (direct === null || message.frame === null) {
+      ws.send(message.bytes, { binary: false })
+      return true
+    }
+    if (!target.corked) {
+      target.corked = true
+      direct.cork()
+      if (this.#corked.push(target) === 1) process.nextTick(this.#uncorkAll)
+    }
+    direct.write(message.frame)
+    return true
+  }
+}

@@ -1,0 +1,49 @@
+// Counters of one registration, and the snapshot served at `${path}/stats`. The hub counts;
+// this file only holds the numbers and shapes them. Never identities or addresses.
+import { Type, type Static } from '@sinclair/typebox'
+
+/** Response schema of the stats route: PROTOCOL.md's keys plus ours. */
+export const StatsSchema = Type.Object({
+  total_clients: Type.Integer({ description: 'sockets open now' }),
+  total_channels: Type.Integer({ description: 'channels with at least one subscriber now' }),
+  total_messages_sent: Type.Integer({ description: 'messages written to sockets since start' }),
+  total_connections_ever: Type.Integer({ description: 'sockets accepted since start' }),
+  channel_stats: Type.Record(Type.String(), Type.Integer(), { description: 'subscriber count per channel with subscribers' }),
+  active_channels: Type.Array(Type.String(), { description: 'channels with subscribers' }),
+  uptime_seconds: Type.Number({ description: 'seconds since registration' }),
+  notifications_published: Type.Integer({ description: 'notify() and sendTo() calls that were sent' }),
+  bytes_sent: Type.Integer({ description: 'bytes of messages written to sockets (frame payloads)' }),
+  messages_dropped: Type.Integer({ description: 'messages not written to a subscriber (slow consumer, socket not open)' }),
+  slow_consumers_closed: Type.Integer({ description: 'sockets closed with 1013 for reading too slowly' })
+})
+export type StatsSnapshot = Static<typeof StatsSchema>
+
+export class Counters {
+  readonly startedAt = Date.now()
+  connectionsEver = 0
+  messagesSent = 0
+  bytesSent = 0
+  notificationsPublished = 0
+  messagesDropped = 0
+  slowConsumersClosed = 0
+}
+
+/** Builds the stats body from the counters and the live subscription map. */
+export function snapshot (counters: Counters, openSockets: number, subscribers: ReadonlyMap<string, ReadonlySet<unknown>>): StatsSnapshot {
+  // No prototype: a channel may be named "__proto__" or "constructor".
+  const channelStats: Record<string, number> = Object.create(null)
+  for (const [channel, set] of subscribers) channelStats[channel] = set.size
+  return {
+    total_clients: openSockets,
+    total_channels: subscribers.size,
+    total_messages_sent: counters.messagesSent,
+    total_connections_ever: counters.connectionsEver,
+    channel_stats: channelStats,
+    active_channels: [...subscribers.keys()],
+    uptime_seconds: Math.round((Date.now() - counters.startedAt) / 100) / 10,
+    notifications_published: counters.notificationsPublished,
+    bytes_sent: counters.bytesSent,
+    messages_dropped: counters.messagesDropped,
+    slow_consumers_closed: counters.slowConsumersClosed
+  }
+}
