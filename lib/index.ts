@@ -84,7 +84,6 @@ const notifications = fp(plugin, { fastify: '5.x', name: 'fastify-ws-notify' })
 
 export default notifications
 export { notifications, errors }
-export type * from '../types/index'
 
 // CommonJS: `require('fastify-ws-notify')` is the plugin itself, with the named exports on it.
 module.exports = Object.assign(notifications, { default: notifications, notifications, errors })

@@ -1,0 +1,101 @@
+// The README cannot drift: every ```ts block preceded by `<!-- run: NAME -->` is type-checked on its
+// own (as an ES module importing the package by name, as a user would) and then run, with its
+// `app` exported to this test, which drives it over real sockets.
+import { test, type Test } from 'tap'
+import { execFile } from 'node:child_process'
+import { mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { promisify } from 'node:util'
+import ts from 'typescript'
+import type { FastifyInstance } from 'fastify'
+import { Client } from './helper'
+
+const run = promisify(execFile)
+const root = join(__dirname, '..')
+const workDir = join(__dirname, '.readme')
+const readme = readFileSync(join(root, 'README.md'), 'utf8')
+
+/** NAME -> code of each runnable block. */
+function runnableBlocks (): Map<string, string> {
+  const blocks = new Map<string, string>()
+  const pattern = /<!-- run: ([\w-]+) -->\n```ts\n([\s\S]*?)```/g
+  for (const match of readme.matchAll(pattern)) blocks.set(match[1], match[2])
+  return blocks
+}
+
+const blocks = runnableBlocks()
+
+async function load (t: Test, name: string): Promise<{ app: FastifyInstance, url: string }> {
+  const source = blocks.get(name)
+  if (source === undefined) throw new Error(`README has no block <!-- run: ${name} -->`)
+  const runnable = source.replace('app.listen({ port: 3000 })', "app.listen({ port: 0, host: '127.0.0.1' })") + '\nexport { app }\n'
+  const js = ts.transpileModule(runnable, {
+    compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 }
+  }).outputText
+  const file = join(workDir, `${name}.mjs`)
+  writeFileSync(file, js)
+  const { app } = await import(pathToFileURL(file).href) as { app: FastifyInstance }
+  t.teardown(() => app.close())
+  const address = app.server.address()
+  if (address === null || typeof address === 'string') throw new Error('not listening')
+  return { app, url: `ws://127.0.0.1:${address.port}` }
+}
+
+test('README blocks', async (t) => {
+  rmSync(workDir, { recursive: true, force: true })
+  mkdirSync(workDir, { recursive: true })
+  t.same([...blocks.keys()].sort(), ['api', 'stats', 'usage'], 'every runnable block is exercised below')
+
+  t.test('each block type-checks alone, as an ES module importing the package', async (t) => {
+    for (const [name, source] of blocks) {
+      const file = join(workDir, `${name}.check.mts`)
+      writeFileSync(file, source)
+      const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc')
+      const args = [tsc, '--noEmit', '--strict', '--module', 'node16', '--moduleResolution', 'node16', '--target', 'es2022', '--types', 'node', '--skipLibCheck', file]
+      const result = await run(process.execPath, args, { cwd: root }).then(() => '', (err: { stdout: string }) => err.stdout)
+      t.equal(result, '', `README block "${name}" compiles`)
+    }
+  })
+
+  t.test('usage: a resize reaches a subscriber; a wrong payload is refused', async (t) => {
+    const { app, url } = await load(t, 'usage')
+    const client = new Client(`${url}/ws`)
+    t.teardown(() => client.ws.terminate())
+    await client.waitFor(1)
+    await client.request({ action: 'subscribe', channel: 'db_pool_stats' })
+    const response = await app.inject({ method: 'POST', url: '/pools/main/resize' })
+    t.same(response.json(), { delivered: 1 })
+    const [, , notification] = await client.waitFor(3)
+    t.match(notification, { type: 'pool_resized', channel: 'db_pool_stats', data: { old_size: 20, new_size: 30 } })
+    const notify = app.notify as (channel: string, type: string, data: unknown) => Promise<number>
+    await t.rejects(notify('db_pool_stats', 'pool_resized', { old_size: 20 }), { code: 'FST_WS_NOTIFY_INVALID_PAYLOAD', message: /new_size/ })
+    await t.rejects(notify('db_pool_stats', 'pool_drained', {}), { code: 'FST_WS_NOTIFY_UNKNOWN_EVENT' })
+    await t.rejects(notify('nope', 'x', {}), { code: 'FST_WS_NOTIFY_UNKNOWN_CHANNEL' })
+  })
+
+  t.test('api: a shipment reaches the channel and the customer directly', async (t) => {
+    const { app, url } = await load(t, 'api')
+    const client = new Client(`${url}/ws?client_id=customer-42`)
+    t.teardown(() => client.ws.terminate())
+    await client.waitFor(1)
+    await client.request({ action: 'subscribe', channel: 'orders' })
+    const response = await app.inject({ method: 'POST', url: '/orders/42/ship' })
+    t.match(response.json(), { total_clients: 1, total_messages_sent: 2, channel_stats: { orders: 1 } })
+    const frames = await client.waitFor(4)
+    t.match(frames[2], { type: 'order_shipped', channel: 'orders', data: { id: '42' } })
+    t.match(frames[3], { type: 'your_order_shipped', data: { id: '42' } })
+    t.notOk('channel' in frames[3], 'a direct message has no channel')
+  })
+
+  t.test('stats: the route moved and is protected by its hook', async (t) => {
+    process.env.STATS_TOKEN = 'readme-secret'
+    t.teardown(() => { delete process.env.STATS_TOKEN })
+    const { app } = await load(t, 'stats')
+    t.equal((await app.inject('/internal/ws-stats')).statusCode, 401)
+    t.equal((await app.inject('/ws/stats')).statusCode, 404)
+    const allowed = await app.inject({ url: '/internal/ws-stats', headers: { authorization: 'Bearer readme-secret' } })
+    t.equal(allowed.statusCode, 200)
+    t.match(allowed.json(), { total_clients: 0, active_channels: [] })
+  })
+})
