@@ -32,7 +32,7 @@ function onFrame (context: ConnectionContext, connection: Connection, data: RawD
     sendError(hub, connection, 'INVALID_MESSAGE', 'Binary frames are not accepted: send JSON text', undefined)
     return
   }
-  const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as Buffer)
+  const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data)
   if (bytes.length > context.config.maxPayload) {
     // Only reached when the app registered @fastify/websocket itself with a larger maxPayload.
     connection.ws.close(CloseCode.TOO_BIG, 'frame too large')
