@@ -1,0 +1,262 @@
+'use strict'
+// Load clients: raw TCP sockets speaking just enough WebSocket (and engine.io v4 for socket.io)
+// to subscribe, then count raw frames. No ws parser on this side: the client core must not be
+// the bottleneck. A sample of clients reads the send timestamp of each frame for latency.
+const net = require('node:net')
+
+function nowMicros () {
+  const [s, ns] = process.hrtime()
+  return s * 1e6 + Math.floor(ns / 1e3)
+}
+
+/** A masked client frame (mask key 0: the payload bytes stay as they are). */
+function clientFrame (opcode, payload) {
+  const body = Buffer.from(payload)
+  const header = body.length < 126
+    ? Buffer.from([0x80 | opcode, 0x80 | body.length, 0, 0, 0, 0])
+    : Buffer.from([0x80 | opcode, 0x80 | 126, body.length >> 8, body.length & 255, 0, 0, 0, 0])
+  return Buffer.concat([header, body])
+}
+
+const B = 0x62 // 'b' of "bench"
+const S_KEY = Buffer.from('"s":')
+
+const state = {
+  received: 0,
+  expected: 0,
+  recording: false,
+  latencies: [],
+  lastAt: 0,
+  waiter: null,
+  closedByServer: 0,
+  errors: []
+}
+
+function onBench (client, buf, start, end) {
+  if (client.staller) return
+  state.received++
+  client.count++
+  state.lastAt = nowMicros()
+  if (state.recording && client.sampled) {
+    const at = buf.indexOf(S_KEY, start)
+    if (at !== -1 && at < end) {
+      let value = 0
+      for (let i = at + 4; i < end; i++) {
+        const c = buf[i]
+        if (c < 0x30 || c > 0x39) break
+        value = value * 10 + (c - 0x30)
+      }
+      state.latencies.push(state.lastAt - value)
+    }
+  }
+  if (state.waiter !== null && state.received >= state.expected) {
+    const resolve = state.waiter
+    state.waiter = null
+    resolve()
+  }
+}
+
+class Client {
+  constructor (options, index) {
+    this.index = index
+    this.contender = options.contender
+    this.channels = options.channels
+    this.sampled = index % options.sampleEvery === 0
+    this.staller = false
+    this.count = 0
+    this.rest = null
+    this.upgraded = false
+    this.pendingReplies = 0
+    this.ready = null
+    const readyPromise = new Promise((resolve, reject) => { this.ready = { resolve, reject } })
+    this.whenReady = readyPromise
+    const clientId = `c${index}`
+    const query = `client_id=${clientId}&channels=${this.channels.join(',')}`
+    const path = this.contender === 'socket.io'
+      ? `/socket.io/?EIO=4&transport=websocket&${query}`
+      : this.contender === 'fastify-ws-notify' ? `/ws?client_id=${clientId}` : `/ws?${query}`
+    const socket = this.socket = net.connect({ port: options.port, host: '127.0.0.1' })
+    socket.setNoDelay(true)
+    socket.on('connect', () => {
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${options.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n')
+    })
+    socket.on('data', (chunk) => this.onData(chunk))
+    socket.on('error', (err) => { this.ready.reject(err) })
+    socket.on('close', () => {
+      this.closed = true
+      this.ready.reject(new Error(`client ${index} closed before it was ready`))
+    })
+  }
+
+  send (text) {
+    this.socket.write(clientFrame(1, text))
+  }
+
+  onData (chunk) {
+    let buf = chunk
+    if (this.rest !== null) {
+      buf = Buffer.concat([this.rest, chunk])
+      this.rest = null
+    }
+    let off = 0
+    if (!this.upgraded) {
+      const end = buf.indexOf('\r\n\r\n')
+      if (end === -1) { this.rest = buf; return }
+      const status = buf.toString('latin1', 0, 12)
+      if (status !== 'HTTP/1.1 101') {
+        this.ready.reject(new Error(`client ${this.index}: upgrade refused: ${buf.toString('latin1', 0, Math.min(end, 200))}`))
+        this.socket.destroy()
+        return
+      }
+      this.upgraded = true
+      off = end + 4
+    }
+    const length = buf.length
+    while (length - off >= 2) {
+      let size = buf[off + 1] & 127
+      let header = 2
+      if (size === 126) {
+        if (length - off < 4) break
+        size = buf.readUInt16BE(off + 2)
+        header = 4
+      } else if (size === 127) {
+        if (length - off < 10) break
+        size = Number(buf.readBigUInt64BE(off + 2))
+        header = 10
+      }
+      if (length - off < header + size) break
+      const opcode = buf[off] & 15
+      const start = off + header
+      off = start + size
+      if (opcode === 1) this.onText(buf, start, off)
+      else if (opcode === 9) this.socket.write(clientFrame(10, buf.subarray(start, off)))
+      else if (opcode === 8) {
+        this.closeCode = size >= 2 ? buf.readUInt16BE(start) : 1005
+        state.closedByServer++
+      }
+    }
+    if (off < length) this.rest = buf.subarray(off)
+  }
+
+  onText (buf, start, end) {
+    if (this.contender === 'socket.io') {
+      // engine.io v4: 0 open, 2 ping, 40 namespace connected, 42 event.
+      const first = buf[start]
+      if (first === 0x34 && buf[start + 1] === 0x32) {
+        if (buf[start + 4] === B) onBench(this, buf, start, end)
+        else if (buf.toString('latin1', start, end) === '42["ready"]') this.ready.resolve()
+      } else if (first === 0x32 && end - start === 1) this.send('3')
+      else if (first === 0x30) this.send('40')
+      return
+    }
+    // {"type":"bench"... : the 10th byte tells the frame type apart.
+    const kind = buf[start + 9]
+    if (kind === B) onBench(this, buf, start, end)
+    else if (this.contender === 'fastify-ws-notify') {
+      const text = buf.toString('utf8', start, end)
+      if (kind === 0x63) { // connected: subscribe to every channel of this client
+        this.pendingReplies = this.channels.length
+        for (const channel of this.channels) this.send(JSON.stringify({ action: 'subscribe', channel }))
+      } else if (kind === 0x73 && text.startsWith('{"type":"subscribed"')) {
+        if (--this.pendingReplies === 0) this.ready.resolve()
+      } else state.errors.push(`client ${this.index}: unexpected frame ${text.slice(0, 200)}`)
+    } else if (kind === 0x72) this.ready.resolve() // {"type":"ready"}
+  }
+}
+
+let clients = []
+
+function percentile (sorted, p) {
+  if (sorted.length === 0) return null
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]
+}
+
+const handlers = {
+  /** Opens n sockets (plus one staller when asked), at most `concurrency` handshakes at a time. */
+  async connect ({ port, contender, n, channels, staller, concurrency = 200 }) {
+    const total = n + (staller ? 1 : 0)
+    const options = { port, contender, sampleEvery: Math.max(1, Math.floor(n / 200)) }
+    let next = 0
+    const worker = async () => {
+      while (next < total) {
+        const index = next++
+        const client = new Client({ ...options, channels: channels(index) }, index)
+        clients[index] = client
+        await client.whenReady
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(concurrency, total) }, worker))
+    if (staller) clients[n].staller = true
+    return { connected: clients.length }
+  },
+  /** Checks the previous phase got exactly what it expected, then starts counting again. */
+  async reset ({ record }) {
+    if (state.received !== state.expected) throw new Error(`received ${state.received} frames, expected ${state.expected}`)
+    if (state.errors.length > 0) throw new Error(state.errors.join('\n'))
+    state.received = 0
+    state.expected = 0
+    state.latencies = []
+    state.recording = record === true
+    for (const client of clients) client.count = 0
+    return {}
+  },
+  /** Resolves when `total` frames have arrived; perClient checks the spread. */
+  async await ({ total, perClient, timeoutMs }) {
+    state.expected = total
+    if (state.received < total) {
+      let timer
+      await Promise.race([
+        new Promise((resolve) => { state.waiter = resolve }),
+        new Promise((resolve, reject) => {
+          timer = setTimeout(() => reject(new Error(`timeout: ${state.received} of ${total} frames after ${timeoutMs} ms`)), timeoutMs)
+        })
+      ]).finally(() => clearTimeout(timer))
+    }
+    if (perClient !== undefined) {
+      for (const client of clients) {
+        if (client.staller || client.count === perClient) continue
+        throw new Error(`client ${client.index} got ${client.count} frames, expected ${perClient}`)
+      }
+    }
+    const sorted = Float64Array.from(state.latencies).sort()
+    return {
+      received: state.received,
+      lastAt: state.lastAt,
+      latencyMs: sorted.length === 0
+        ? null
+        : { samples: sorted.length, p50: percentile(sorted, 50) / 1e3, p99: percentile(sorted, 99) / 1e3, max: sorted[sorted.length - 1] / 1e3 }
+    }
+  },
+  /** The staller stops reading: its kernel buffers fill, then the server's. */
+  async stall () {
+    const staller = clients.find((client) => client.staller)
+    staller.socket.pause()
+    return {}
+  },
+  async status () {
+    const staller = clients.find((client) => client.staller)
+    return { closedByServer: state.closedByServer, stallerClosed: staller ? staller.closed === true : null }
+  },
+  async close () {
+    for (const client of clients) client.socket.destroy()
+    clients = []
+    return {}
+  }
+}
+
+// Channel lists are functions of the client index; they arrive as a spec and are built here.
+function channelsFor (spec) {
+  return (index) => spec.groups ? ['all', `g${index % 10}`] : ['all']
+}
+
+process.on('message', async (message) => {
+  try {
+    if (message.cmd === 'connect') message.channels = channelsFor(message.channels)
+    const result = await handlers[message.cmd](message)
+    process.send({ id: message.id, ok: true, result })
+  } catch (err) {
+    process.send({ id: message.id, ok: false, error: err.stack || String(err) })
+  }
+})
+process.on('disconnect', () => process.exit(0))

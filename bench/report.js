@@ -1,0 +1,146 @@
+'use strict'
+// Turns bench/results.json into the tables of bench/README.md (between the results markers) and a
+// summary of the targets of issue 3. `node bench/report.js` re-renders from the saved results.
+const fs = require('node:fs')
+const path = require('node:path')
+
+const PLUGIN = 'fastify-ws-notify'
+const README = path.join(__dirname, 'README.md')
+const START = '<!-- results:start -->'
+const END = '<!-- results:end -->'
+
+const fmt = (value, digits = 0) => value === null || value === undefined
+  ? 'n/a'
+  : Number(value).toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
+const ratio = (a, b) => (a && b ? a / b : null)
+
+/** The targets of issue 3, each {name, value, ok}. */
+function targets (results) {
+  const out = []
+  const s1 = results.scenarios.s1
+  for (const [key, row] of Object.entries(s1)) {
+    const plugin = row[PLUGIN].nsPerDelivery
+    if (key.includes('perTick=1 ')) {
+      const limit = ratio(plugin, row['ws-limit'].nsPerDelivery)
+      out.push({ name: `S1 ${key}: cost vs the limit <= 1.05x`, value: `${fmt(limit, 2)}x`, ok: limit <= 1.05 })
+      const old = ratio(row['old-way'].nsPerDelivery, plugin)
+      out.push({ name: `S1 ${key}: faster than the old way >= 1.3x`, value: `${fmt(old, 2)}x`, ok: old >= 1.3 })
+      const sio = ratio(row['socket.io'].nsPerDelivery, plugin)
+      out.push({ name: `S1 ${key}: faster than socket.io >= 1.45x`, value: `${fmt(sio, 2)}x`, ok: sio >= 1.45 })
+    } else {
+      const old = ratio(row['old-way'].nsPerDelivery, plugin)
+      out.push({ name: `S1 ${key}: faster than the old way >= 10x`, value: `${fmt(old, 1)}x`, ok: old >= 10 })
+    }
+  }
+  for (const [key, row] of Object.entries(results.scenarios.s2)) {
+    out.push({ name: `S2 ${key}: p99 < 50 ms`, value: `${fmt(row[PLUGIN].p99Ms, 1)} ms`, ok: row[PLUGIN].p99Ms < 50 })
+  }
+  for (const [key, row] of Object.entries(results.scenarios.s4)) {
+    const extra = row[PLUGIN].heapPerConnection + row[PLUGIN].externalPerConnection -
+      row['old-way'].heapPerConnection - row['old-way'].externalPerConnection
+    out.push({ name: `S4 ${key}: heap per connection <= bare @fastify/websocket + 512 B`, value: `${fmt(extra, 0)} B`, ok: extra <= 512 })
+    out.push({ name: `S4 ${key}: timers independent of connections`, value: `${row[PLUGIN].timers} timers`, ok: row[PLUGIN].timers <= 4 })
+  }
+  for (const [key, row] of Object.entries(results.scenarios.s5)) {
+    const p = row[PLUGIN]
+    out.push({ name: `S5 ${key}: stalled reader: buffers bounded (growth < 8 MiB)`, value: `${fmt(p.buffersGrowthMiB, 1)} MiB`, ok: p.buffersGrowthMiB < 8 })
+    const worse = ratio(p.p99StalledMs, p.p99CalmMs)
+    out.push({ name: `S5 ${key}: others' p99 unchanged (<= 1.5x calm, or < 5 ms)`, value: `${fmt(p.p99CalmMs, 1)} -> ${fmt(p.p99StalledMs, 1)} ms`, ok: worse <= 1.5 || p.p99StalledMs < 5 })
+  }
+  return out
+}
+
+function table (header, rows) {
+  return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n')
+}
+
+function contendersOf (row) {
+  return Object.keys(row)
+}
+
+function markdown (results) {
+  const { s1, s2, s3, s4, s5 } = results.scenarios
+  const m = results.machine
+  const v = results.versions
+  const parts = []
+  parts.push(`Run of ${results.date.slice(0, 10)} (${results.mode}, ${results.rounds} rounds, medians; ${results.durationSeconds} s): ` +
+    `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}; ${m.pinned ? 'server pinned to core 0, clients to core 1' : 'not pinned'}. ` +
+    Object.entries(v).map(([name, version]) => `${name} ${version}`).join(', ') + '.')
+
+  parts.push('### Targets\n\n' + table(['target', 'measured', 'met'], targets(results).map((t) => [t.name, t.value, t.ok ? 'yes' : '**no**'])))
+
+  const s1Rows = []
+  for (const [key, row] of Object.entries(s1)) {
+    const plugin = row[PLUGIN].nsPerDelivery
+    for (const c of contendersOf(row)) {
+      s1Rows.push([key, c, fmt(row[c].nsPerDelivery), fmt(row[c].nsPerDelivery / plugin, 2), fmt(row[c].deliveriesPerSecond)])
+    }
+  }
+  parts.push('### S1 throughput (one channel)\n\nServer CPU (user + system, `process.cpuUsage()`) per delivery; ' +
+    '"x plugin" is the contender\'s cost over the plugin\'s (above 1: the plugin is cheaper).\n\n' +
+    table(['scenario', 'contender', 'ns / delivery', 'x plugin', 'deliveries / s'], s1Rows))
+
+  const s2Rows = []
+  for (const [key, row] of Object.entries(s2)) {
+    for (const c of contendersOf(row)) {
+      const r = row[c]
+      s2Rows.push([key, c, fmt(r.p50Ms, 2), fmt(r.p99Ms, 2), fmt(r.maxMs, 2), fmt(r.loopDelayP99Ms, 2), fmt(r.loopDelayMaxMs, 2)])
+    }
+  }
+  parts.push(`### S2 latency (${fmt(results.s2Rate)} notifications/s, 100 B, \`notify\` to receipt)\n\n` +
+    table(['scenario', 'contender', 'p50 ms', 'p99 ms', 'max ms', 'loop delay p99 ms', 'loop delay max ms'], s2Rows))
+
+  const s3Rows = []
+  for (const [key, row] of Object.entries(s3)) {
+    const plugin = row[PLUGIN].nsPerDelivery
+    for (const c of contendersOf(row)) s3Rows.push([key, c, fmt(row[c].nsPerDelivery), fmt(row[c].nsPerDelivery / plugin, 2), fmt(row[c].deliveriesPerSecond)])
+  }
+  parts.push(`### S3 many channels (${fmt(results.sizes.s1[results.sizes.s1.length - 1])} clients, each on a personal address and one of 10 shared channels)\n\n` +
+    table(['scenario', 'contender', 'ns / delivery', 'x plugin', 'deliveries / s'], s3Rows))
+
+  const s4Rows = []
+  for (const [key, row] of Object.entries(s4)) {
+    for (const c of contendersOf(row)) {
+      const r = row[c]
+      s4Rows.push([key, c, fmt(r.rssPerConnection / 1024, 2), fmt(r.heapPerConnection / 1024, 2), fmt(r.externalPerConnection / 1024, 2), String(r.timers)])
+    }
+  }
+  parts.push('### S4 idle memory (after GC; each socket subscribed to 2 channels)\n\n' +
+    table(['scenario', 'contender', 'RSS KiB / conn', 'heap KiB / conn', 'external KiB / conn', 'ref\'d timers'], s4Rows))
+
+  const s5Rows = []
+  for (const [key, row] of Object.entries(s5)) {
+    for (const c of contendersOf(row)) {
+      const r = row[c]
+      s5Rows.push([key, c, fmt(r.p99CalmMs, 2), fmt(r.p99StalledMs, 2), fmt(r.rssGrowthMiB, 1), fmt(r.buffersGrowthMiB, 1), r.stallerOpenAtEnd ? 'open' : 'closed'])
+    }
+  }
+  parts.push(`### S5 stalled reader (${fmt(results.sizes.s5)} readers + 1 that stops reading, ${fmt(results.sizes.s5Rate)} notifications/s of 8 KiB)\n\n` +
+    table(['scenario', 'contender', 'others p99 ms, calm', 'others p99 ms, stalled', 'RSS growth MiB', 'buffer growth MiB', 'staller at end'], s5Rows))
+  return parts.join('\n\n')
+}
+
+function render (results) {
+  const list = targets(results)
+  const summary = list.map((t) => `${t.ok ? 'met   ' : 'MISSED'} ${t.name}: ${t.value}`).join('\n')
+  return {
+    summary,
+    markdown: markdown(results),
+    write () {
+      const text = fs.readFileSync(README, 'utf8')
+      const from = text.indexOf(START)
+      const to = text.indexOf(END)
+      if (from === -1 || to === -1) throw new Error(`bench/README.md lacks the ${START} / ${END} markers`)
+      fs.writeFileSync(README, text.slice(0, from + START.length) + '\n' + markdown(results) + '\n' + text.slice(to))
+    }
+  }
+}
+
+module.exports = { render, targets }
+
+if (require.main === module) {
+  const file = process.argv[2] || path.join(__dirname, 'results.json')
+  const report = render(JSON.parse(fs.readFileSync(file, 'utf8')))
+  report.write()
+  console.log(report.summary)
+}
