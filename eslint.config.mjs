@@ -3,7 +3,7 @@ import neostandard from 'neostandard'
 export default [
   ...neostandard({
     ts: true,
-    ignores: ['dist/**', 'coverage/**', '.tap/**', 'node_modules/**']
+    ignores: ['dist/**', 'coverage/**', '.tap/**', 'node_modules/**', 'test/.readme/**', 'test/screenshots/**']
   }),
   {
     // TypeBox's idiom names a schema and its Static type alike; tsc already rejects real redeclarations.
