@@ -25,6 +25,8 @@ export const channels = {
     }
   },
   db_pool_stats: {
+    // A new dashboard gets the current pool state at once, without waiting for the next change.
+    latest: true,
     events: {
       pool_resized: Type.Object({ old_size: Type.Integer({ minimum: 0 }), new_size: Type.Integer({ minimum: 0 }) })
     }

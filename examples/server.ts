@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import { Type, type Static } from '@sinclair/typebox'
-import notifications from '../lib/index'
+import notifications, { redisAdapter } from '../lib/index'
 import type { ChannelEvents, TypedNotify } from '../types/index'
 import { channels } from './channels'
 
@@ -64,7 +64,17 @@ export async function buildDemo (options: DemoOptions = {}): Promise<FastifyInst
     throw new TypeError(`eventInterval must be an integer >= 0; got ${String(eventInterval)}`)
   }
   const app = Fastify({ logger })
-  await app.register(notifications, { channels })
+  // Ten minutes of history per channel: a client that reconnects gets what it missed. With
+  // REDIS_URL set, every demo server on that Redis forms one cluster (try two on two ports).
+  const redisUrl = process.env.REDIS_URL
+  await app.register(notifications, {
+    channels,
+    history: { size: 1000, ttl: 10 * 60_000 },
+    // What operators look at: a live page and Prometheus metrics beside /ws/stats.
+    dashboard: true,
+    metrics: true,
+    ...(redisUrl !== undefined && redisUrl !== '' && { adapter: redisAdapter({ redis: redisUrl }) })
+  })
   const page = readBrowserPage()
 
   app.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8').send(page))
@@ -137,8 +147,8 @@ async function main (): Promise<void> {
   const address = app.server.address()
   const bound = address !== null && typeof address === 'object' ? address.port : port
   const origin = `${host.includes(':') ? `[${host}]` : host}:${bound}`
-  app.log.info({ ws: `ws://${origin}/ws`, stats: `http://${origin}/ws/stats`, page: `http://${origin}/` },
-    `demo ready: connect to ws://${origin}/ws (page http://${origin}/, stats http://${origin}/ws/stats)`)
+  app.log.info({ ws: `ws://${origin}/ws`, stats: `http://${origin}/ws/stats`, page: `http://${origin}/`, dashboard: `http://${origin}/ws/dashboard` },
+    `demo ready: connect to ws://${origin}/ws (page http://${origin}/, dashboard http://${origin}/ws/dashboard, stats http://${origin}/ws/stats)`)
 
   let closing = false
   const shutdown = (signal: string): void => {

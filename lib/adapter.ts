@@ -2,7 +2,11 @@
 // every instance (itself included) and delivers it to the local hub. The in-memory adapter
 // below is the default: one process, delivery in the same tick. A broker adapter (Redis)
 // implements the same interface in its own file.
+import type { FastifyBaseLogger } from 'fastify'
 import type { Hub } from './hub'
+import type { HistoryStore } from './history'
+import type { ChannelConfig } from './options'
+import type { ClusterStats } from './cluster-stats'
 import { encodeMessage } from './sender'
 
 /** Where a message goes: a channel's subscribers, or every socket of one client id. */
@@ -18,6 +22,29 @@ export interface Adapter {
   publish (route: Route, json: string): Promise<number>
   /** Releases what the adapter opened; called once, when Fastify closes. */
   close (): Promise<void>
+  /**
+   * Present when the adapter assigns the offsets of history channels itself (cluster-wide): the
+   * publisher then serializes such a message with `"offset":0` as its last member, and the
+   * adapter puts the real offset in place of that 0. Resume and `latest` read this store.
+   */
+  readonly history?: HistoryStore
+  /** Resolves once the adapter can deliver (connected, subscribed, history loaded). */
+  ready? (): Promise<void>
+  /** The summed figures of every live instance, for `GET ${path}/stats?scope=cluster`. */
+  clusterStats? (): Promise<ClusterStats>
+}
+
+/** What a broker adapter gets from the registration it serves. */
+export interface AdapterContext {
+  readonly hub: Hub
+  readonly channels: ReadonlyMap<string, ChannelConfig>
+  readonly log: FastifyBaseLogger
+}
+
+/** The `adapter` option: builds the adapter of one registration (see redis-adapter.ts). */
+export interface AdapterFactory {
+  readonly name: string
+  create (context: AdapterContext): Adapter
 }
 
 /** Delivers a JSON envelope to the matching sockets of this instance: encoded once, then fanned out. */

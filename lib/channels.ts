@@ -9,14 +9,18 @@ import {
   FST_WS_NOTIFY_UNKNOWN_CHANNEL,
   FST_WS_NOTIFY_UNKNOWN_EVENT
 } from './errors'
+import { ChannelPatterns, isChannelPattern } from './auth'
 
 export class ChannelRegistry {
   /** Declared names, in declaration order, as sent in `connected` and INVALID_CHANNEL frames. */
   readonly names: readonly string[]
   readonly #checks = new Map<string, ReadonlyMap<string, TypeCheck<TSchema>> | null>()
+  /** Namespace declarations such as `user:*`: `user:42` is a channel, `user:*` itself is not. */
+  readonly patterns: ChannelPatterns
 
   constructor (channels: ReadonlyMap<string, ChannelConfig>) {
     this.names = Object.freeze([...channels.keys()])
+    this.patterns = new ChannelPatterns(this.names)
     for (const { name, events } of channels.values()) {
       if (events === null) {
         this.#checks.set(name, null)
@@ -29,12 +33,19 @@ export class ChannelRegistry {
   }
 
   has (channel: string): boolean {
-    return this.#checks.has(channel)
+    return this.declarationOf(channel) !== undefined
+  }
+
+  /** The declared name a channel falls under: itself, or its pattern (`user:*` for `user:42`). */
+  declarationOf (channel: string): string | undefined {
+    if (this.#checks.has(channel)) return isChannelPattern(channel) ? undefined : channel
+    return this.patterns.size === 0 ? undefined : this.patterns.match(channel)
   }
 
   /** Throws the FST_WS_NOTIFY_* error that says what is wrong with (channel, type, data). */
   validate (channel: string, type: unknown, data: unknown): void {
-    const events = this.#checks.get(channel)
+    const declared = this.declarationOf(channel)
+    const events = declared === undefined ? undefined : this.#checks.get(declared)
     if (events === undefined) {
       throw new FST_WS_NOTIFY_UNKNOWN_CHANNEL(String(channel), this.names.join(', '))
     }

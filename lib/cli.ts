@@ -1,23 +1,28 @@
 #!/usr/bin/env node
-// `fastify-ws-notify listen <url> <channel>...`: subscribe and print every message as one JSON
-// line on stdout; everything about the connection itself (subscriptions, errors, the close) goes
-// to stderr, so stdout pipes cleanly into `jq` and friends.
+// `fastify-ws-notify listen <url> <channel>...`: subscribe through fastify-ws-notify/client and
+// print every message as one JSON line on stdout; everything about the connection itself
+// (subscriptions, reconnects, resumes, gaps, errors) goes to stderr, so stdout pipes cleanly
+// into `jq` and friends.
 import { parseArgs } from 'node:util'
 import WebSocket from 'ws'
+import type { ClientRequest, IncomingMessage } from 'node:http'
 
-const USAGE = `Usage: fastify-ws-notify listen <url> <channel>... [--client-id ID]
+const USAGE = `Usage: fastify-ws-notify listen <url> <channel>... [--client-id ID] [--once]
 
 Connects to a fastify-ws-notify server, subscribes to each channel, and prints every message it
-receives as one JSON line on stdout. Connection events and errors go to stderr.
+receives as one JSON line on stdout. Connection events, reconnects, resumes and gaps go to stderr.
+When the connection drops, it reconnects with backoff and resumes each channel from the last
+message it printed (channels with history), or reports a gap.
 
   <url>              the WebSocket route, e.g. ws://127.0.0.1:8080/ws
   <channel>...       one or more channel names
   --client-id ID     connect as this client id (1-128 characters of [A-Za-z0-9_.:@-])
+  --once             exit when the connection closes instead of reconnecting
   -h, --help         print this help
 
-Exit status: 0 after Ctrl-C or a normal close (1000) by the server; 1 when the server is
-unreachable, refuses the upgrade, rejects a subscription, or closes with any other code;
-2 for a usage error.
+Exit status: 0 after Ctrl-C, or with --once after a normal close (1000) by the server; 1 when the
+first connection fails (unreachable, upgrade refused), a subscription is refused, or with --once
+the server closes with any other code; 2 for a usage error.
 `
 
 /** How long the connection (TCP + upgrade) may take before giving up. */
@@ -32,7 +37,11 @@ function report (message: string): void {
   process.stderr.write(`fastify-ws-notify: ${message}\n`)
 }
 
-interface ListenArgs { url: URL, channels: string[] }
+function print (value: unknown): void {
+  process.stdout.write(JSON.stringify(value) + '\n')
+}
+
+interface ListenArgs { url: URL, channels: string[], clientId: string | undefined, once: boolean }
 
 function parseCommandLine (argv: string[]): ListenArgs {
   let parsed
@@ -40,7 +49,11 @@ function parseCommandLine (argv: string[]): ListenArgs {
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { 'client-id': { type: 'string' }, help: { type: 'boolean', short: 'h' } }
+      options: {
+        'client-id': { type: 'string' },
+        once: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' }
+      }
     })
   } catch (err) {
     usageError((err as Error).message)
@@ -61,70 +74,89 @@ function parseCommandLine (argv: string[]): ListenArgs {
     usageError(`invalid url "${address}"`)
   }
   if (url.protocol !== 'ws:' && url.protocol !== 'wss:') usageError(`url must start with ws:// or wss://; got "${address}"`)
-  const clientId = parsed.values['client-id']
-  if (clientId !== undefined) url.searchParams.set('client_id', clientId)
-  return { url, channels }
+  return { url, channels, clientId: parsed.values['client-id'], once: parsed.values.once === true }
 }
 
-/** Connects, subscribes, prints; sets process.exitCode on every failure. */
-function listen ({ url, channels }: ListenArgs): void {
-  const socket = new WebSocket(url, { handshakeTimeout: HANDSHAKE_TIMEOUT, perMessageDeflate: false })
-  let opened = false
-  let closedByUs = false
-  socket.on('open', () => { opened = true })
+/** Connects through the client, subscribes, prints; sets process.exitCode on every failure. */
+async function listen ({ url, channels, clientId, once }: ListenArgs): Promise<void> {
+  const { createClient } = await import('./client/index.mjs')
+  let everConnected = false
+  let lastError = ''
+  let stopping = false
 
-  socket.on('unexpected-response', (_request, response) => {
-    let body = ''
-    response.setEncoding('utf8')
-    response.on('data', (chunk: string) => { body += chunk })
-    response.on('end', () => {
-      report(`${url.href} refused the WebSocket upgrade: HTTP ${response.statusCode} ${response.statusMessage ?? ''}${body === '' ? '' : `: ${body.trim()}`}`)
-      process.exit(1)
-    })
+  // `ws` with what a terminal user needs to hear: why a connection failed, and the body of a
+  // refused upgrade. Before any connection succeeded, such a failure is final.
+  class ReportingWebSocket extends WebSocket {
+    constructor (address: string) {
+      super(address, { handshakeTimeout: HANDSHAKE_TIMEOUT, perMessageDeflate: false })
+      this.on('error', (err) => { lastError = err.message })
+      this.on('unexpected-response', (request: ClientRequest, response: IncomingMessage) => {
+        let body = ''
+        response.setEncoding('utf8')
+        response.on('data', (chunk: string) => { body += chunk })
+        response.on('end', () => {
+          report(`${url.href} refused the WebSocket upgrade: HTTP ${response.statusCode} ${response.statusMessage ?? ''}${body === '' ? '' : `: ${body.trim()}`}`)
+          if (!everConnected) process.exit(1)
+          request.destroy()
+        })
+      })
+    }
+  }
+
+  const client = createClient<Record<string, Record<string, unknown>>>(url.href, {
+    WebSocket: ReportingWebSocket,
+    clientId,
+    reconnect: once ? false : undefined
   })
-  socket.on('error', (err) => {
-    report(`cannot connect to ${url.href}: ${err.message}`)
-    process.exitCode = 1
+  client.on('connected', ({ clientId, availableChannels }) => {
+    if (everConnected) report('reconnected')
+    everConnected = true
+    print({ type: 'connected', client_id: clientId, available_channels: availableChannels })
   })
-  socket.on('message', (data, isBinary) => {
-    const text = data.toString()
-    let message: { type?: unknown, code?: unknown, message?: unknown, id?: unknown, channel?: unknown }
-    try {
-      message = JSON.parse(text)
-    } catch {
-      report(`the server sent a frame that is not JSON (${isBinary ? 'binary' : 'text'}, ${text.length} characters)`)
+  client.on('disconnected', ({ code, reason, willReconnect }) => {
+    if (stopping) return
+    if (!everConnected) {
+      report(`cannot connect to ${url.href}: ${lastError === '' ? `closed with ${code}` : lastError}`)
+      process.exitCode = 1
+      stopping = true
+      client.close()
       return
     }
-    process.stdout.write(JSON.stringify(message) + '\n')
-    if (message.type === 'connected') {
-      // Ids match each reply (and any error) to the channel it answers.
-      channels.forEach((channel, index) => socket.send(JSON.stringify({ action: 'subscribe', channel, id: index + 1 })))
-    } else if (message.type === 'subscribed') {
-      report(`subscribed to ${String(message.channel)}`)
-    } else if (message.type === 'error') {
-      const channel: string | undefined = typeof message.id === 'number' ? channels[message.id - 1] : undefined
-      report(`${channel === undefined ? 'error' : `cannot subscribe to "${channel}"`}: ${String(message.code)}: ${String(message.message)}`)
-      process.exitCode = 1
-      closedByUs = true
-      socket.close(1000, 'subscription refused')
-    }
+    const lost = code === 1006 ? ' (no close frame: the connection was lost)' : ''
+    report(`connection closed: ${code}${reason === '' ? '' : ` ${reason}`}${lost}${willReconnect ? '; reconnecting' : ''}`)
+    if (!willReconnect && code !== 1000) process.exitCode = 1
   })
-  socket.on('close', (code, reason) => {
-    // Before 'open', the 'error' listener has already said why.
-    if (closedByUs || !opened) return
-    report(`connection closed: ${code}${reason.length > 0 ? ` ${reason.toString()}` : ''}${code === 1006 ? ' (no close frame: the connection was lost)' : ''}`)
-    if (code !== 1000) process.exitCode = 1
-  })
+  client.on('recovered', ({ channel, since }) => report(`resumed ${channel} after offset ${since.offset}: nothing missed`))
+  client.on('gap', ({ channel }) => report(`gap on ${channel}: messages may be missing`))
+  client.on('message', (message) => print(message))
+  client.on('error', (err) => report(`error: ${err.code}: ${err.message}`))
 
   const stop = (): void => {
-    closedByUs = true
+    stopping = true
     report('interrupted, closing')
-    socket.close(1000, 'client interrupted')
+    client.close()
     // A server that never answers the close handshake must not hold the terminal.
     setTimeout(() => process.exit(process.exitCode ?? 0), 1000).unref()
   }
   process.once('SIGINT', stop)
   process.once('SIGTERM', stop)
+
+  for (const channel of channels) {
+    client.subscribe(channel, (notification) => print(notification)).then(() => {
+      report(`subscribed to ${channel}`)
+      print({ type: 'subscribed', channel })
+    }, (err: { code: string, message: string }) => {
+      if (stopping) return
+      report(`cannot subscribe to "${channel}": ${err.code}: ${err.message}`)
+      print({ type: 'error', code: err.code, message: err.message, channel })
+      process.exitCode = 1
+      stopping = true
+      client.close()
+    })
+  }
 }
 
-listen(parseCommandLine(process.argv.slice(2)))
+listen(parseCommandLine(process.argv.slice(2))).catch((err: Error) => {
+  report(`unexpected error: ${err.message}`)
+  process.exitCode = 1
+})

@@ -42,3 +42,12 @@ export const FST_WS_NOTIFY_INVALID_TYPE = createError(
 /** notify()/sendTo() was called after the server started closing. */
 export const FST_WS_NOTIFY_CLOSED = createError(
   'FST_WS_NOTIFY_CLOSED', 'fastify-ws-notify is closed: the server is shutting down', 503)
+
+/** The `authenticate` hook returned an identity whose id is not a valid client id. */
+export const FST_WS_NOTIFY_INVALID_IDENTITY = createError(
+  'FST_WS_NOTIFY_INVALID_IDENTITY',
+  'authenticate returned an identity with id %s: return a string or { id } of 1-128 characters of [A-Za-z0-9_.:@-], or null/false to refuse', 500, TypeError)
+
+/** The Redis adapter (or an external publisher) cannot reach Redis: the message did not reach other instances. */
+export const FST_WS_NOTIFY_BROKER_UNAVAILABLE = createError(
+  'FST_WS_NOTIFY_BROKER_UNAVAILABLE', 'The broker (Redis) cannot be reached: %s', 503)

@@ -3,7 +3,7 @@
 // delivery is counted here.
 import type { WebSocket } from 'ws'
 import type { Duplex } from 'node:stream'
-import { Sender, directSocketOf, type EncodedMessage, type Writable } from './sender'
+import { Sender, directSocketOf, encodeMessage, type EncodedMessage, type Writable } from './sender'
 import { Counters, snapshot, type StatsSnapshot } from './stats'
 import { CloseCode } from './protocol'
 
@@ -14,6 +14,7 @@ export class Connection implements Writable {
   readonly direct: Duplex | null
   readonly channels = new Set<string>()
   corked = false
+  tickBytes = 0
   /** Date.now() of the last frame or pong from the peer. */
   lastSeenAt = Date.now()
   /** A ping is out and no pong has come back yet. */
@@ -33,6 +34,12 @@ export interface HubOptions {
   readonly closeTimeout: number
 }
 
+/**
+ * Told once per fan-out: the channel (null for a direct message), the message's size in bytes
+ * and how long the loop over its subscribers took, in milliseconds.
+ */
+export type FanoutObserver = (channel: string | null, bytes: number, milliseconds: number) => void
+
 function terminate (ws: WebSocket): void {
   ws.terminate()
 }
@@ -46,9 +53,12 @@ export class Hub {
   readonly counters = new Counters()
   readonly #sender = new Sender()
   readonly #options: HubOptions
+  /** Counts messages held in history for stats; absent when nothing keeps history. */
+  readonly #history: { size (): number } | undefined
 
-  constructor (options: HubOptions) {
+  constructor (options: HubOptions, history?: { size (): number }) {
     this.#options = options
+    this.#history = history
   }
 
   add (connection: Connection): void {
@@ -79,6 +89,22 @@ export class Hub {
     else set.add(connection)
   }
 
+  /**
+   * Writes `reply`, then each replayed JSON envelope, then joins the channel: one synchronous
+   * step, so no notification can slip between the replay and live delivery (see history.ts).
+   */
+  subscribeWithReplay (connection: Connection, channel: string, reply: EncodedMessage, replay: readonly string[]): void {
+    if (!this.connections.has(connection)) return
+    this.#sender.write(connection, reply)
+    for (const json of replay) {
+      const message = encodeMessage(json)
+      if (!this.#sender.write(connection, message)) break
+      this.counters.messagesSent++
+      this.counters.bytesSent += message.bytes.length
+    }
+    this.subscribe(connection, channel)
+  }
+
   unsubscribe (connection: Connection, channel: string): void {
     if (connection.channels.delete(channel)) this.#leave(connection, channel)
   }
@@ -93,13 +119,26 @@ export class Hub {
   /** Fan-out of one notification to the channel's subscribers on this instance. */
   deliverToChannel (channel: string, message: EncodedMessage): number {
     const set = this.subscribers.get(channel)
+    if (this.observer !== null) return this.#observed(channel, set, message)
     return set === undefined ? 0 : this.#deliver(set, message)
   }
 
   /** A direct message to every socket of one client id on this instance. */
   deliverToClient (clientId: string, message: EncodedMessage): number {
     const set = this.clients.get(clientId)
+    if (this.observer !== null) return this.#observed(null, set, message)
     return set === undefined ? 0 : this.#deliver(set, message)
+  }
+
+  /** Set by metrics.ts; null (metrics off) costs one check per fan-out. */
+  observer: FanoutObserver | null = null
+
+  // Instrumented fan-out: timed once around the loop, never per subscriber.
+  #observed (channel: string | null, set: Set<Connection> | undefined, message: EncodedMessage): number {
+    const start = performance.now()
+    const written = set === undefined ? 0 : this.#deliver(set, message)
+    ;(this.observer as FanoutObserver)(channel, message.bytes.length, performance.now() - start)
+    return written
   }
 
   /** Control replies (subscribed, pong, error...): not counted as messages. */
@@ -112,7 +151,8 @@ export class Hub {
     const limit = this.#options.maxBufferedBytes
     let written = 0
     for (const connection of targets) {
-      if (connection.ws.bufferedAmount > limit) {
+      // What the peer has not read from earlier ticks; this tick's own burst does not count.
+      if (connection.ws.bufferedAmount - connection.tickBytes > limit) {
         this.#slowConsumer(connection)
         continue
       }
@@ -147,6 +187,6 @@ export class Hub {
   }
 
   stats (): StatsSnapshot {
-    return snapshot(this.counters, this.connections.size, this.subscribers)
+    return snapshot(this.counters, this.connections.size, this.subscribers, this.#history?.size() ?? 0)
   }
 }

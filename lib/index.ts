@@ -4,30 +4,64 @@
 import fp from 'fastify-plugin'
 import websocket from '@fastify/websocket'
 import type { FastifyInstance } from 'fastify'
+import type { Socket } from 'node:net'
 import type { NotificationsApi, NotificationsOptions, NotifyFunction } from '../types/index'
 import { buildConfig } from './options'
 import { ChannelRegistry } from './channels'
 import { Hub } from './hub'
+import { MemoryHistory, type HistoryStore } from './history'
+import { registerClientRoute } from './client-route'
 import { memoryAdapter } from './adapter'
 import { createPublisher } from './publisher'
 import { createConnectionHandler } from './connection'
+import { createAuth } from './auth'
 import { startHeartbeat } from './heartbeat'
 import { closeAllConnections } from './shutdown'
 import { registerRoutes } from './routes'
+import { registerDashboard } from './dashboard'
+import { registerAsyncApi } from './asyncapi'
+import { registerMetrics } from './metrics'
+import { sumStats } from './cluster-stats'
 import { FST_WS_NOTIFY_ALREADY_REGISTERED } from './errors'
 import { CloseCode } from './protocol'
 import * as errors from './errors'
+// Broker adapter and external publisher: ioredis is loaded only when a URL is given.
+import { redisAdapter } from './redis-adapter'
+import { createPublisher as createExternalPublisher } from './external-publisher'
+
+/**
+ * Listener added once closing: Fastify answers an upgrade with 503 synchronously, skipping
+ * @fastify/websocket's onResponse, so the socket would stay half-open and hold server.close()
+ * forever. When that answer is already written, end the socket once it is flushed. (A refusal
+ * that goes through the route, such as ours in routes.ts, is destroyed by @fastify/websocket.)
+ */
+function endRefusedUpgrade (_request: unknown, socket: Socket): void {
+  if (socket.writableLength > 0 || socket.bytesWritten > 0) socket.end(() => socket.destroy())
+}
 
 async function plugin (fastify: FastifyInstance, options: NotificationsOptions): Promise<void> {
   if (fastify.hasDecorator('notifications')) throw new FST_WS_NOTIFY_ALREADY_REGISTERED()
   const config = buildConfig(options)
   const registry = new ChannelRegistry(config.channels)
-  const hub = new Hub(config)
-  const adapter = memoryAdapter(hub)
+  // A broker adapter brings its own history (offsets assigned cluster-wide); the hub reads its size.
+  const hub = new Hub(config, { size: () => history.size() })
+  const adapter = config.adapter === null
+    ? memoryAdapter(hub)
+    : config.adapter.create({ hub, channels: config.channels, log: fastify.log })
+  const history: HistoryStore = adapter.history ?? new MemoryHistory(config.channels)
+  if (adapter.ready !== undefined) {
+    try {
+      await adapter.ready()
+    } catch (err) {
+      await adapter.close()
+      throw err
+    }
+  }
   let closing = false
   const isClosing = (): boolean => closing
 
   async function shutdown (): Promise<void> {
+    if (!closing) fastify.server.on('upgrade', endRefusedUpgrade)
     closing = true
     heartbeat.stop()
     await closeAllConnections(hub, config.closeTimeout)
@@ -50,7 +84,7 @@ async function plugin (fastify: FastifyInstance, options: NotificationsOptions):
 
   const heartbeat = startHeartbeat(hub, config.heartbeatInterval, config.idleTimeout)
   const { notify, sendTo } = createPublisher({
-    registry, adapter, counters: hub.counters, maxMessageSize: config.maxMessageSize, isClosing
+    registry, adapter, counters: hub.counters, maxMessageSize: config.maxMessageSize, isClosing, history
   })
   const api: NotificationsApi = {
     notify: notify as NotifyFunction,
@@ -71,19 +105,26 @@ async function plugin (fastify: FastifyInstance, options: NotificationsOptions):
   fastify.decorate('notify', api.notify)
   fastify.decorate('notifications', api)
 
+  const auth = createAuth(config)
   registerRoutes(fastify, {
     config,
     hub,
     isClosing,
-    onConnection: createConnectionHandler({ config, hub, registry, log: fastify.log })
+    auth,
+    clusterStats: async () => await adapter.clusterStats?.() ?? sumStats([hub.stats()]),
+    onConnection: createConnectionHandler({ config, hub, registry, history, auth, log: fastify.log })
   })
+  registerClientRoute(fastify, config.path)
+  registerDashboard(fastify, config)
+  registerAsyncApi(fastify, config)
+  await registerMetrics(fastify, { config, hub, registry })
 }
 
 /** The plugin. `import notifications from`, `import { notifications } from` and `require()` all work. */
 const notifications = fp(plugin, { fastify: '5.x', name: 'fastify-ws-notify' })
 
 export default notifications
-export { notifications, errors }
+export { notifications, errors, redisAdapter, createExternalPublisher as createPublisher }
 
 // CommonJS: `require('fastify-ws-notify')` is the plugin itself, with the named exports on it.
-module.exports = Object.assign(notifications, { default: notifications, notifications, errors })
+module.exports = Object.assign(notifications, { default: notifications, notifications, errors, redisAdapter, createPublisher: createExternalPublisher })

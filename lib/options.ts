@@ -5,14 +5,30 @@ import { KindGuard } from '@sinclair/typebox'
 import type { NotificationsOptions, StatsRouteOptions } from '../types/index'
 import { FST_WS_NOTIFY_INVALID_OPTION } from './errors'
 import { CHANNEL_NAME_MAX } from './protocol'
+import type { AdapterFactory } from './adapter'
+import { isChannelPattern, type AuthConfig } from './auth'
+import type { LimitsConfig } from './limits'
+import { isOrigin, normalizeOrigin, type OriginPolicy } from './origin'
+import type { RateLimitConfig } from './rate-limit'
+import type { Registry } from 'prom-client'
 
 export interface ChannelConfig {
   readonly name: string
   /** Declared event types and their schemas; null when any type and any data is accepted. */
   readonly events: ReadonlyMap<string, TSchema> | null
+  /** Kept history (ttl 0: no ttl); null when the channel keeps none. */
+  readonly history: HistoryConfig | null
+  /** A new subscriber receives the channel's last message right after `subscribed`. */
+  readonly latest: boolean
 }
 
-export interface Config {
+export interface HistoryConfig {
+  readonly size: number
+  /** Milliseconds a message stays resumable; 0 means no limit but size. */
+  readonly ttl: number
+}
+
+export interface Config extends HardeningConfig, ObservabilityConfig {
   readonly channels: ReadonlyMap<string, ChannelConfig>
   readonly path: string
   readonly stats: false | Readonly<StatsRouteOptions> & { readonly url: string }
@@ -23,11 +39,23 @@ export interface Config {
   readonly closeTimeout: number
   readonly maxBufferedBytes: number
   readonly slowConsumer: 'close' | 'drop'
+  /** A broker adapter (Redis); null for the in-memory default. */
+  readonly adapter: AdapterFactory | null
 }
+
+/** Options read by readObservability() at the end of this file. */
+const OBSERVABILITY_OPTIONS = ['dashboard', 'metrics', 'asyncapi']
+
+/** Options read by readHardening() at the end of this file. */
+const HARDENING_OPTIONS = [
+  'authenticate', 'authorize', 'allowedOrigins', 'maxConnections', 'maxConnectionsPerClient',
+  'maxSubscriptionsPerConnection', 'rateLimit'
+]
 
 const KNOWN_OPTIONS = new Set([
   'channels', 'path', 'stats', 'heartbeatInterval', 'idleTimeout', 'maxPayload', 'maxMessageSize',
-  'closeTimeout', 'maxBufferedBytes', 'slowConsumer'
+  'closeTimeout', 'maxBufferedBytes', 'slowConsumer', 'history', 'adapter',
+  ...HARDENING_OPTIONS, ...OBSERVABILITY_OPTIONS
 ])
 
 function describe (value: unknown): string {
@@ -58,13 +86,46 @@ function checkChannelName (name: unknown): string {
   return name
 }
 
-function readChannels (channels: unknown): Map<string, ChannelConfig> {
+/** Largest history size accepted: a bound on the memory one channel may hold. */
+const HISTORY_SIZE_MAX = 1_000_000
+
+/** Reads a `history` value (plugin default or one channel's); `where` names it in messages. */
+function readHistory (value: unknown, where: string): HistoryConfig | null {
+  if (value === undefined || value === false) return null
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    fail(`${where} must be { size, ttl? } or false; got ${describe(value)}`)
+  }
+  const { size, ttl } = value as { size?: unknown, ttl?: unknown }
+  for (const key of Object.keys(value)) {
+    if (key !== 'size' && key !== 'ttl') fail(`${where}: unknown key "${key}"; accepted: size, ttl`)
+  }
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 1 || size > HISTORY_SIZE_MAX) {
+    fail(`${where}.size must be an integer from 1 to ${HISTORY_SIZE_MAX} (messages kept); got ${describe(size)}`)
+  }
+  if (ttl !== undefined && (typeof ttl !== 'number' || !Number.isSafeInteger(ttl) || ttl < 1)) {
+    fail(`${where}.ttl must be an integer >= 1 (milliseconds); got ${describe(ttl)}`)
+  }
+  return Object.freeze({ size, ttl: ttl ?? 0 })
+}
+
+/** A channel's history and `latest` from its declaration and the plugin default. */
+function readChannelHistory (name: string, declaration: { history?: unknown, latest?: unknown }, fallback: HistoryConfig | null):
+Pick<ChannelConfig, 'history' | 'latest'> {
+  const { latest = false } = declaration
+  if (typeof latest !== 'boolean') fail(`channels.${name}.latest must be a boolean; got ${describe(latest)}`)
+  let history = declaration.history === undefined ? fallback : readHistory(declaration.history, `channels.${name}.history`)
+  // The latest message is kept in a history of one when the channel keeps none.
+  if (latest && history === null) history = Object.freeze({ size: 1, ttl: 0 })
+  return { history, latest }
+}
+
+function readChannels (channels: unknown, defaultHistory: HistoryConfig | null = null): Map<string, ChannelConfig> {
   const result = new Map<string, ChannelConfig>()
   if (Array.isArray(channels)) {
     for (const raw of channels) {
       const name = checkChannelName(raw)
       if (result.has(name)) fail(`channels: "${name}" is listed twice`)
-      result.set(name, { name, events: null })
+      result.set(name, { name, events: null, history: defaultHistory, latest: false })
     }
   } else if (typeof channels === 'object' && channels !== null) {
     for (const [rawName, declaration] of Object.entries(channels)) {
@@ -73,8 +134,9 @@ function readChannels (channels: unknown): Map<string, ChannelConfig> {
         fail(`channels.${name} must be an object such as { events: { [type]: TSchema } }; got ${describe(declaration)}`)
       }
       const { events } = declaration as { events?: unknown }
+      const kept = readChannelHistory(name, declaration, defaultHistory)
       if (events === undefined) {
-        result.set(name, { name, events: null })
+        result.set(name, { name, events: null, ...kept })
         continue
       }
       if (typeof events !== 'object' || events === null || Array.isArray(events)) {
@@ -87,7 +149,7 @@ function readChannels (channels: unknown): Map<string, ChannelConfig> {
         }
         schemas.set(type, schema)
       }
-      result.set(name, { name, events: schemas })
+      result.set(name, { name, events: schemas, ...kept })
     }
   } else {
     fail(`channels must be a list of names or a map of channel declarations; got ${describe(channels)}`)
@@ -97,7 +159,8 @@ function readChannels (channels: unknown): Map<string, ChannelConfig> {
 }
 
 function readStats (stats: unknown, path: string): Config['stats'] {
-  const url = `${path}/stats`
+  // path '/' gives '/stats', not '//stats'.
+  const url = path === '/' ? '/stats' : `${path}/stats`
   if (stats === undefined || stats === true) return Object.freeze({ url })
   if (stats === false) return false
   if (typeof stats !== 'object' || stats === null || Array.isArray(stats)) {
@@ -115,6 +178,16 @@ function readStats (stats: unknown, path: string): Config['stats'] {
     }
   }
   return Object.freeze({ ...route, url: route.url ?? url })
+}
+
+/** The `adapter` option: what redisAdapter() returns, or absent for the in-memory default. */
+function readAdapter (value: unknown): AdapterFactory | null {
+  if (value === undefined) return null
+  const factory = value as Partial<AdapterFactory> | null
+  if (typeof factory !== 'object' || factory === null || typeof factory.name !== 'string' || typeof factory.create !== 'function') {
+    fail(`adapter must be an adapter such as redisAdapter({ redis }); got ${describe(value)}`)
+  }
+  return factory as AdapterFactory
 }
 
 /** Checks the options and returns the frozen config; throws FST_WS_NOTIFY_INVALID_OPTION. */
@@ -138,7 +211,7 @@ export function buildConfig (input: NotificationsOptions | undefined): Config {
   }
 
   return Object.freeze({
-    channels: readChannels(options.channels),
+    channels: readChannels(options.channels, readHistory(options.history, 'history')),
     path,
     stats: readStats(options.stats, path),
     heartbeatInterval: integerOption(options, 'heartbeatInterval', 30_000, 0),
@@ -147,6 +220,128 @@ export function buildConfig (input: NotificationsOptions | undefined): Config {
     maxMessageSize: integerOption(options, 'maxMessageSize', 1024 * 1024, 1),
     closeTimeout: integerOption(options, 'closeTimeout', 2_000, 0),
     maxBufferedBytes: integerOption(options, 'maxBufferedBytes', 1024 * 1024, 1),
-    slowConsumer
+    slowConsumer,
+    adapter: readAdapter(options.adapter),
+    ...readHardening(options),
+    ...readObservability(options)
   })
+}
+
+// ---- hardening: authentication, origins, limits, rate limit ------------------------------
+
+export interface HardeningConfig extends AuthConfig, LimitsConfig {
+  readonly allowedOrigins: OriginPolicy
+  readonly rateLimit: RateLimitConfig | false
+}
+
+function hookOption<T> (options: Record<string, unknown>, name: string, accepts: string): T | null {
+  const value = options[name]
+  if (value === undefined) return null
+  if (typeof value !== 'function') fail(`${name} must be ${accepts}; got ${describe(value)}`)
+  return value as T
+}
+
+function readAllowedOrigins (value: unknown): OriginPolicy {
+  if (value === undefined) return new Set()
+  if (typeof value === 'function') return value as OriginPolicy
+  if (!Array.isArray(value)) fail(`allowedOrigins must be a list of origins such as ["https://app.example.com"] or a function (origin, request) => boolean; got ${describe(value)}`)
+  const origins = new Set<string>()
+  for (const origin of value as unknown[]) {
+    if (typeof origin !== 'string' || !isOrigin(origin)) {
+      fail(`allowedOrigins: every entry must be an origin such as "https://app.example.com" (scheme, host, optional port; no path); got ${describe(origin)}`)
+    }
+    origins.add(normalizeOrigin(origin))
+  }
+  return origins
+}
+
+function readRateLimit (value: unknown): RateLimitConfig | false {
+  if (value === false) return false
+  if (value === undefined) return Object.freeze({ perSecond: 20, burst: 40 })
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    fail(`rateLimit must be false or { perSecond, burst }; got ${describe(value)}`)
+  }
+  for (const key of Object.keys(value)) {
+    if (key !== 'perSecond' && key !== 'burst') fail(`rateLimit: unknown key "${key}"; accepted: perSecond, burst`)
+  }
+  const { perSecond = 20, burst = 40 } = value as { perSecond?: unknown, burst?: unknown }
+  if (typeof perSecond !== 'number' || !Number.isFinite(perSecond) || perSecond <= 0) {
+    fail(`rateLimit.perSecond must be a number > 0 (frames per second); got ${describe(perSecond)}`)
+  }
+  if (typeof burst !== 'number' || !Number.isSafeInteger(burst) || burst < 1) {
+    fail(`rateLimit.burst must be an integer >= 1 (frames); got ${describe(burst)}`)
+  }
+  return Object.freeze({ perSecond, burst })
+}
+
+function readHardening (options: Record<string, unknown>): HardeningConfig {
+  const authenticate = hookOption<AuthConfig['authenticate']>(options, 'authenticate', 'an async function (request) => identity | null')
+  const authorize = hookOption<AuthConfig['authorize']>(options, 'authorize', 'an async function (identity, channel, request) => boolean')
+  const channels = options.channels as object
+  const names = Array.isArray(channels) ? channels as string[] : Object.keys(channels)
+  const pattern = names.find(isChannelPattern)
+  // Without authenticate a client id is only a claim: a private namespace would be open to anyone.
+  if (pattern !== undefined && authenticate === null && authorize === null) {
+    fail(`channels: "${pattern}" is a namespace pattern; it needs authenticate (each identity gets its own channel) or authorize`)
+  }
+  return {
+    authenticate,
+    authorize,
+    allowedOrigins: readAllowedOrigins(options.allowedOrigins),
+    maxConnections: integerOption(options, 'maxConnections', 20_000, 0),
+    maxConnectionsPerClient: integerOption(options, 'maxConnectionsPerClient', 32, 0),
+    maxSubscriptionsPerConnection: integerOption(options, 'maxSubscriptionsPerConnection', 128, 1),
+    rateLimit: readRateLimit(options.rateLimit)
+  }
+}
+
+// ---- observability: dashboard, Prometheus metrics, AsyncAPI ------------------------------
+
+export interface ObservabilityConfig {
+  /** Serve the dashboard page at `${path}/dashboard`. */
+  readonly dashboard: boolean
+  /** Serve `${path}/metrics`; `registry` null: a registry of this registration's own. */
+  readonly metrics: false | { readonly registry: Registry | null }
+  /** Serve `${path}/asyncapi.json`. */
+  readonly asyncapi: boolean
+}
+
+function booleanOption (options: Record<string, unknown>, name: string, fallback: boolean): boolean {
+  const value = options[name]
+  if (value === undefined) return fallback
+  if (typeof value !== 'boolean') fail(`${name} must be true or false; got ${describe(value)}`)
+  return value
+}
+
+function readMetrics (value: unknown): ObservabilityConfig['metrics'] {
+  if (value === undefined || value === false) return false
+  if (value === true) return Object.freeze({ registry: null })
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    fail(`metrics must be true, false or { registry } (a prom-client Registry); got ${describe(value)}`)
+  }
+  for (const key of Object.keys(value)) {
+    if (key !== 'registry') fail(`metrics: unknown key "${key}"; accepted: registry`)
+  }
+  const { registry } = value as { registry?: unknown }
+  if (registry === undefined) return Object.freeze({ registry: null })
+  const candidate = registry as Partial<Record<'registerMetric' | 'metrics' | 'getSingleMetric', unknown>> | null
+  if (typeof candidate !== 'object' || candidate === null || typeof candidate.registerMetric !== 'function' ||
+    typeof candidate.metrics !== 'function' || typeof candidate.getSingleMetric !== 'function') {
+    fail(`metrics.registry must be a prom-client Registry (new Registry()); got ${describe(registry)}`)
+  }
+  return Object.freeze({ registry: registry as Registry })
+}
+
+function readObservability (options: Record<string, unknown>): ObservabilityConfig {
+  const statsOff = options.stats === false
+  const dashboard = booleanOption(options, 'dashboard', false)
+  // The page reads the stats route once a second and sits behind its hooks.
+  if (dashboard && statsOff) fail('dashboard needs the stats route (it reads it and shares its hooks); got stats: false')
+  return {
+    dashboard,
+    metrics: readMetrics(options.metrics),
+    // On by default: it shows only the channel declarations, behind the stats route's hooks. With
+    // stats: false (no side routes wanted) it is off unless asked for.
+    asyncapi: booleanOption(options, 'asyncapi', !statsOff)
+  }
 }

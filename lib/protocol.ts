@@ -29,10 +29,18 @@ export const CLIENT_ID_PATTERN = /^[A-Za-z0-9_.:@-]{1,128}$/
 export const RequestId = Type.Union([Type.String({ maxLength: 64 }), Type.Integer()])
 export type RequestId = Static<typeof RequestId>
 
+/** `since` on subscribe: resume after `offset` of history `epoch` (see history.ts). */
+export const Since = Type.Object({
+  offset: Type.Integer({ minimum: 0 }),
+  epoch: Type.String({ minLength: 1, maxLength: 64 })
+})
+export type Since = Static<typeof Since>
+
 export const ChannelAction = Type.Object({
   action: Type.Union([Type.Literal('subscribe'), Type.Literal('unsubscribe')]),
   channel: Type.String({ minLength: 1 }),
-  id: Type.Optional(RequestId)
+  id: Type.Optional(RequestId),
+  since: Type.Optional(Since)
 })
 export const PingAction = Type.Object({
   action: Type.Literal('ping'),
@@ -56,7 +64,12 @@ export const SubscribedFrame = Type.Object({
   type: Type.Union([Type.Literal('subscribed'), Type.Literal('unsubscribed')]),
   channel: Type.String(),
   timestamp: Timestamp,
-  id: Type.Optional(RequestId)
+  id: Type.Optional(RequestId),
+  /** On a channel with history: its epoch and latest offset. */
+  epoch: Type.Optional(Type.String()),
+  offset: Type.Optional(Type.Integer()),
+  /** Present when the subscribe carried `since`: whether every missed message follows. */
+  recovered: Type.Optional(Type.Boolean())
 })
 export const PongFrame = Type.Object({
   type: Type.Literal('pong'),
@@ -76,15 +89,19 @@ export const NotificationFrame = Type.Object({
   type: Type.String(),
   channel: Type.Optional(Type.String()),
   data: Type.Unknown(),
-  timestamp: Timestamp
+  timestamp: Timestamp,
+  /** On a channel with history: 1 for its first notification, +1 for each next one. */
+  offset: Type.Optional(Type.Integer({ minimum: 1 }))
 })
 export const ServerFrame = Type.Union([ConnectedFrame, SubscribedFrame, PongFrame, ErrorFrame, NotificationFrame])
 export type ServerFrame = Static<typeof ServerFrame>
 
 // ---- parsing ---------------------------------------------------------------------------
 
-const isChannelAction = TypeCompiler.Compile(ChannelAction)
+// `since` is checked on its own (subscribe only), so an unsubscribe never fails on it.
+const isChannelAction = TypeCompiler.Compile(Type.Omit(ChannelAction, ['since']))
 const isPingAction = TypeCompiler.Compile(PingAction)
+const isSince = TypeCompiler.Compile(Since)
 const isKnownAction = new Set(['subscribe', 'unsubscribe', 'ping'])
 
 export type ParseResult =
@@ -150,6 +167,9 @@ export function parseClientFrame (text: string): ParseResult {
   }
   if (record.id !== undefined && id === undefined) {
     return { ok: false, code: 'INVALID_MESSAGE', message: '"id" must be a string of at most 64 characters or an integer' }
+  }
+  if (action === 'subscribe' && record.since !== undefined && !isSince.Check(record.since)) {
+    return { ok: false, code: 'INVALID_MESSAGE', message: '"since" must be {"offset": integer >= 0, "epoch": string of 1-64 characters}', id }
   }
   if (action === 'ping') {
     if (isPingAction.Check(value)) return { ok: true, frame: value }

@@ -2,6 +2,7 @@
 // once, then hand it to the adapter. Per-subscriber work happens only in hub.ts.
 import type { ChannelRegistry } from './channels'
 import type { Adapter } from './adapter'
+import type { HistoryStore } from './history'
 import type { Counters } from './stats'
 import { CLIENT_ID_PATTERN } from './protocol'
 import {
@@ -17,6 +18,8 @@ export interface PublisherContext {
   readonly adapter: Adapter
   readonly counters: Counters
   readonly maxMessageSize: number
+  /** Offsets and kept messages of channels with history. */
+  readonly history?: HistoryStore
   /** True once Fastify has started closing. */
   isClosing (): boolean
 }
@@ -37,13 +40,21 @@ function serialize (envelope: object, maxMessageSize: number): string {
 }
 
 export function createPublisher (context: PublisherContext) {
-  const { registry, adapter, counters, maxMessageSize } = context
+  const { registry, adapter, counters, maxMessageSize, history } = context
 
   /** Sends {type, channel, data, timestamp} to every subscriber of the channel. */
   async function notify (channel: string, type: string, data: unknown): Promise<number> {
     if (context.isClosing()) throw new FST_WS_NOTIFY_CLOSED()
     registry.validate(channel, type, data)
-    const json = serialize({ type, channel, data: data === undefined ? null : data, timestamp: new Date().toISOString() }, maxMessageSize)
+    const envelope = { type, channel, data: data === undefined ? null : data, timestamp: new Date().toISOString() }
+    // On a history channel the offset is part of the one serialization, and the message is kept
+    // in the same synchronous step that (with the memory adapter) delivers it.
+    // An adapter with its own history (Redis) assigns offsets cluster-wide: it replaces the 0.
+    const json = history?.has(channel) === true
+      ? adapter.history !== undefined
+        ? serialize({ ...envelope, offset: 0 }, maxMessageSize)
+        : history.append(channel, (offset) => serialize({ ...envelope, offset }, maxMessageSize))
+      : serialize(envelope, maxMessageSize)
     counters.notificationsPublished++
     return await adapter.publish({ kind: 'channel', channel }, json)
   }

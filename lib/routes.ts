@@ -3,8 +3,12 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { WebSocket } from 'ws'
 import type { Config } from './options'
 import type { Hub } from './hub'
-import { StatsSchema } from './stats'
+import { Type, type Static } from '@sinclair/typebox'
+import { StatsResponseSchema, type ClusterStats } from './cluster-stats'
 import { CLIENT_ID_PATTERN } from './protocol'
+import type { Auth } from './auth'
+import { createOriginHook } from './origin'
+import { connectionLimitReached, createConnectionLimitHook, refuseOverLimit } from './limits'
 
 interface WsQuery { client_id?: unknown }
 
@@ -23,29 +27,49 @@ async function checkUpgrade (this: { isClosing (): boolean }, request: FastifyRe
   }
 }
 
+const StatsQuerySchema = Type.Object({
+  scope: Type.Optional(Type.Union([Type.Literal('local'), Type.Literal('cluster')]))
+})
+type StatsQuery = Static<typeof StatsQuerySchema>
+
 export interface RouteContext {
   readonly config: Config
   readonly hub: Hub
-  readonly onConnection: (ws: WebSocket, clientId: string | undefined) => void
+  readonly auth: Auth
+  readonly onConnection: (ws: WebSocket, clientId: string | undefined, request: FastifyRequest) => void
   isClosing (): boolean
+  /** Sums over every live instance (one instance alone without a broker adapter). */
+  clusterStats (): Promise<ClusterStats>
 }
 
 export function registerRoutes (fastify: FastifyInstance, context: RouteContext): void {
-  const { config, hub, onConnection } = context
+  const { config, hub, onConnection, auth } = context
+  // Per-client limit: after authenticate, which decides the client id.
+  const checkClientLimit = async (request: FastifyRequest, reply: FastifyReply) => {
+    const reason = connectionLimitReached(config, hub, auth.clientIdOf(request))
+    if (reason !== null) return refuseOverLimit(reply, reason)
+  }
 
+  // Upgrade checks, cheapest first: origin (403), server limit (503), then client_id (400),
+  // authenticate (401) and the per-client limit (503). Refused upgrades never become sockets.
   fastify.get(config.path, {
     websocket: true,
-    preValidation: checkUpgrade.bind(context)
+    onRequest: [createOriginHook(config.allowedOrigins, fastify.log), createConnectionLimitHook(config, hub)],
+    preValidation: [checkUpgrade.bind(context), ...(auth.hook === null ? [] : [auth.hook]), checkClientLimit]
   }, (socket: WebSocket, request: FastifyRequest) => {
-    onConnection(socket, (request.query as WsQuery).client_id as string | undefined)
+    onConnection(socket, auth.clientIdOf(request), request)
   })
 
   if (config.stats !== false) {
     const { url, onRequest, preHandler } = config.stats
     fastify.get(url, {
-      schema: { response: { 200: StatsSchema } },
+      schema: { querystring: StatsQuerySchema, response: { 200: StatsResponseSchema } },
       ...(onRequest !== undefined && { onRequest }),
       ...(preHandler !== undefined && { preHandler })
-    }, async () => hub.stats())
+    }, async (request) => {
+      const own = hub.stats()
+      // ?scope=cluster: this instance's figures, plus the sums over every live instance.
+      return (request.query as StatsQuery).scope === 'cluster' ? { ...own, cluster: await context.clusterStats() } : own
+    })
   }
 }

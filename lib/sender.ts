@@ -47,6 +47,11 @@ export interface Writable {
   readonly ws: WebSocket
   readonly direct: Duplex | null
   corked: boolean
+  /**
+   * Bytes written to this socket in the current tick, still corked. They are the application's
+   * own burst, not a backlog the peer failed to read, so the slow-consumer check leaves them out.
+   */
+  tickBytes: number
 }
 
 export class Sender {
@@ -57,6 +62,7 @@ export class Sender {
     for (let i = 0; i < list.length; i++) {
       const target = list[i]
       target.corked = false
+      target.tickBytes = 0
       const direct = target.direct as Duplex
       if (!direct.destroyed) direct.uncork()
     }
@@ -76,6 +82,7 @@ export class Sender {
       direct.cork()
       if (this.#corked.push(target) === 1) process.nextTick(this.#uncorkAll)
     }
+    target.tickBytes += message.frame.length
     direct.write(message.frame)
     return true
   }

@@ -14,7 +14,9 @@ export const StatsSchema = Type.Object({
   notifications_published: Type.Integer({ description: 'notify() and sendTo() calls that were sent' }),
   bytes_sent: Type.Integer({ description: 'bytes of messages written to sockets (frame payloads)' }),
   messages_dropped: Type.Integer({ description: 'messages not written to a subscriber (slow consumer, socket not open)' }),
-  slow_consumers_closed: Type.Integer({ description: 'sockets closed with 1013 for reading too slowly' })
+  slow_consumers_closed: Type.Integer({ description: 'sockets closed with 1013 for reading too slowly' }),
+  history_messages: Type.Integer({ description: 'messages held in all channels\' history' }),
+  broker_errors: Type.Integer({ description: 'broker (Redis) connection errors and failed publishes; 0 without a broker' })
 })
 export type StatsSnapshot = Static<typeof StatsSchema>
 
@@ -26,10 +28,12 @@ export class Counters {
   notificationsPublished = 0
   messagesDropped = 0
   slowConsumersClosed = 0
+  /** Counted by a broker adapter: connection errors and publishes that failed. */
+  brokerErrors = 0
 }
 
 /** Builds the stats body from the counters and the live subscription map. */
-export function snapshot (counters: Counters, openSockets: number, subscribers: ReadonlyMap<string, ReadonlySet<unknown>>): StatsSnapshot {
+export function snapshot (counters: Counters, openSockets: number, subscribers: ReadonlyMap<string, ReadonlySet<unknown>>, historyMessages = 0): StatsSnapshot {
   // No prototype: a channel may be named "__proto__" or "constructor".
   const channelStats: Record<string, number> = Object.create(null)
   for (const [channel, set] of subscribers) channelStats[channel] = set.size
@@ -44,6 +48,8 @@ export function snapshot (counters: Counters, openSockets: number, subscribers: 
     notifications_published: counters.notificationsPublished,
     bytes_sent: counters.bytesSent,
     messages_dropped: counters.messagesDropped,
-    slow_consumers_closed: counters.slowConsumersClosed
+    slow_consumers_closed: counters.slowConsumersClosed,
+    history_messages: historyMessages,
+    broker_errors: counters.brokerErrors
   }
 }

@@ -2,6 +2,7 @@
 // teardown, and connect() a real `ws` client that collects every frame it receives.
 import Fastify, { type FastifyInstance } from 'fastify'
 import WebSocket from 'ws'
+import type { Socket } from 'node:net'
 import type { Test } from 'tap'
 import notifications from '../lib/index'
 import type { NotificationsOptions } from '../types/index'
@@ -12,6 +13,8 @@ export interface Built {
   app: FastifyInstance
   /** ws://127.0.0.1:PORT */
   url: string
+  /** http://127.0.0.1:PORT */
+  http: string
 }
 
 export async function build (t: Test, options: Partial<NotificationsOptions> = {}): Promise<Built> {
@@ -21,7 +24,7 @@ export async function build (t: Test, options: Partial<NotificationsOptions> = {
   await app.listen({ port: 0, host: '127.0.0.1' })
   const address = app.server.address()
   if (address === null || typeof address === 'string') throw new Error('no port')
-  return { app, url: `ws://127.0.0.1:${address.port}` }
+  return { app, url: `ws://127.0.0.1:${address.port}`, http: `http://127.0.0.1:${address.port}` }
 }
 
 /** A real client that records frames and lets a test wait for the next ones. */
@@ -37,7 +40,11 @@ export class Client {
     this.ws.on('error', () => {})
     this.opened = new Promise((resolve, reject) => {
       this.ws.once('open', () => resolve())
-      this.ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)))
+      this.ws.once('unexpected-response', (req, res) => {
+        // With a listener ws leaves the refused request open; end it so it cannot hold server.close().
+        req.destroy()
+        reject(new Error(`HTTP ${res.statusCode}`))
+      })
       this.ws.once('error', reject)
     })
     this.opened.catch(() => {})
@@ -79,8 +86,8 @@ export class Client {
 }
 
 /** Opens a client, waits for its `connected` frame, and closes it in teardown. */
-export async function connect (t: Test, url: string, query = ''): Promise<Client> {
-  const client = new Client(`${url}/ws${query}`)
+export async function connect (t: Test, url: string, query = '', options?: WebSocket.ClientOptions): Promise<Client> {
+  const client = new Client(`${url}/ws${query}`, options)
   t.teardown(() => client.ws.terminate())
   await client.opened
   await client.waitFor(1)
@@ -89,3 +96,39 @@ export async function connect (t: Test, url: string, query = ''): Promise<Client
 
 /** Resolves after the event loop turned `ms` milliseconds. */
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** GET a stats route over real HTTP (default `/ws/stats`) and parse its JSON body. */
+export async function fetchStats (http: string, path = '/ws/stats'): Promise<Frame> {
+  const response = await fetch(`${http}${path}`)
+  if (response.status !== 200) throw new Error(`stats answered HTTP ${response.status}`)
+  return await response.json() as Frame
+}
+
+/** Polls `check` every 10 ms until it returns true; rejects after `timeout` ms naming `what`. */
+export async function waitUntil (check: () => boolean | Promise<boolean>, what: string, timeout = 5000): Promise<void> {
+  const deadline = Date.now() + timeout
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`)
+    await sleep(10)
+  }
+}
+
+/** Rejects with `what` if `promise` has not settled within `timeout` ms. */
+export async function within<T> (promise: Promise<T>, what: string, timeout = 5000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const expired = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeout)
+  })
+  try {
+    return await Promise.race([promise, expired])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** The TCP socket under a `ws` client (ws internals): pausing it makes a peer that stops reading. */
+export function tcpSocketOf (client: Client): Socket {
+  const socket = (client.ws as unknown as { _socket?: Socket })._socket
+  if (socket === undefined) throw new Error('ws client has no _socket')
+  return socket
+}

@@ -2,9 +2,13 @@
 // types/test/ prove them, with and without the user's NotifyRegistry declaration merge.
 import type {
   FastifyPluginAsync,
+  FastifyRequest,
   onRequestHookHandler,
   preHandlerHookHandler
 } from 'fastify'
+import type { Registry } from 'prom-client'
+// ioredis is an optional peer dependency: needed only with the Redis adapter or createPublisher.
+import type { Redis } from 'ioredis'
 
 declare module 'fastify' {
   // Repeats Fastify's own type parameters: TypeScript merges only identical declarations.
@@ -43,6 +47,16 @@ declare namespace fastifyWsNotify {
   /** One channel: its event types with a TypeBox schema for each. Without `events`, any type and any JSON data. */
   export interface ChannelDeclaration {
     readonly events?: Readonly<Record<string, EventSchema>>
+    /** Keep recent notifications so a reconnecting client can resume; `false` opts out of the plugin default. */
+    readonly history?: HistoryOptions | false
+    /** A new subscriber receives the channel's last message right after `subscribed` (kept even without history). */
+    readonly latest?: boolean
+  }
+
+  /** How much history a channel keeps: at most `size` messages, each for at most `ttl` milliseconds. */
+  export interface HistoryOptions {
+    readonly size: number
+    readonly ttl?: number
   }
 
   /** `channels` option: a list of names (untyped), or a map from name to declaration. */
@@ -76,7 +90,79 @@ declare namespace fastifyWsNotify {
     maxBufferedBytes?: number
     /** What to do with a socket over `maxBufferedBytes`: close it with 1013 (default) or drop its messages. */
     slowConsumer?: 'close' | 'drop'
+    /** A broker adapter for several instances, such as `redisAdapter({ redis })`. Default: this process only. */
+    adapter?: AdapterFactory
+    /**
+     * Runs on every upgrade request (a preValidation hook, so `request.jwtVerify()`, cookies or
+     * headers work). Return the identity (a client id string, or an object with `id` and anything
+     * else `authorize` needs) or `null`/`false` to refuse with HTTP 401. A thrown error is answered by
+     * Fastify's error handler with its `statusCode`. The identity's id is the client id; a
+     * `client_id` query is then ignored. Default: none (the client id is whatever the client claims).
+     */
+    authenticate?: (request: FastifyRequest) => AuthenticateResult | Promise<AuthenticateResult>
+    /**
+     * Runs on every `subscribe` (not for channels the socket already holds). Only `true` allows;
+     * anything else, or a rejection, is a `FORBIDDEN` error. Replies of one socket stay in the order
+     * its frames were sent, even while this is pending. Default: declared channels are open to all,
+     * a namespace channel (`user:*`) only to the identity it names (`user:42` for identity `42`).
+     */
+    authorize?: (identity: Identity, channel: string, request: FastifyRequest) => boolean | Promise<boolean>
+    /**
+     * Origins (`https://app.example.com`) allowed to open sockets besides same-origin pages and
+     * non-browser clients (no `Origin` header), or a function deciding per origin. Others get HTTP 403.
+     * Default: `[]`.
+     */
+    allowedOrigins?: readonly string[] | ((origin: string, request: FastifyRequest) => boolean)
+    /** Open sockets on this server; over it the upgrade gets HTTP 503; 0 disables. Default 20 000. */
+    maxConnections?: number
+    /** Open sockets of one client id; over it the upgrade gets HTTP 503; 0 disables. Default 32. */
+    maxConnectionsPerClient?: number
+    /** Channels one socket may subscribe to; one more is `TOO_MANY_SUBSCRIPTIONS`. Default 128. */
+    maxSubscriptionsPerConnection?: number
+    /**
+     * Inbound frames per socket: a token bucket of `burst` frames refilled at `perSecond`. Over it a
+     * frame gets `RATE_LIMITED`; `burst` refusals in a row and the next frame closes with 1008.
+     * `false` disables. Default `{ perSecond: 20, burst: 40 }`.
+     */
+    rateLimit?: false | RateLimitOptions
+    /** History kept by every channel that does not say otherwise. Default: none. */
+    history?: HistoryOptions | false
+    /**
+     * A live page at `${path}/dashboard` (numbers, rates chart, tail of one channel), behind the
+     * stats route's hooks; needs `stats`. Default `false`.
+     */
+    dashboard?: boolean
+    /**
+     * Prometheus text at `${path}/metrics` through prom-client, behind the stats route's hooks:
+     * `true` (a registry of this registration's own) or `{ registry }`. Default `false`.
+     */
+    metrics?: boolean | MetricsOptions
+    /**
+     * An AsyncAPI 3 document at `${path}/asyncapi.json` generated from the channel declarations,
+     * behind the stats route's hooks. Default `true`, or `false` when `stats` is `false`.
+     */
+    asyncapi?: boolean
   }
+
+  /** `metrics` option. */
+  export interface MetricsOptions {
+    /** Where the metrics are registered and which registry the route serves. Default: a new one. */
+    registry?: Registry
+  }
+
+  /** `rateLimit` option. */
+  export interface RateLimitOptions {
+    /** Average frames per second (may be fractional). Default 20. */
+    perSecond?: number
+    /** Frames allowed at once after a quiet period (integer). Default 40. */
+    burst?: number
+  }
+
+  /** Who a socket belongs to: a client id, or an object with the client id as `id`. */
+  export type Identity = string | { readonly id: string }
+
+  /** What `authenticate` returns: the identity, or `null`/`false`/`undefined` to refuse (HTTP 401). */
+  export type AuthenticateResult = Identity | null | false | undefined
 
   /** The JSON body of `GET ${path}/stats`. */
   export interface NotificationStats {
@@ -91,7 +177,77 @@ declare namespace fastifyWsNotify {
     bytes_sent: number
     messages_dropped: number
     slow_consumers_closed: number
+    history_messages: number
+    /** Broker (Redis) connection errors and failed publishes; 0 without a broker. */
+    broker_errors: number
+    /** With `?scope=cluster`: the sums over every live instance. */
+    cluster?: ClusterStats
   }
+
+  /** The sums over live instances served by `GET ${path}/stats?scope=cluster`. */
+  export interface ClusterStats {
+    instances: number
+    total_clients: number
+    total_channels: number
+    total_messages_sent: number
+    total_connections_ever: number
+    channel_stats: Record<string, number>
+    active_channels: string[]
+    notifications_published: number
+    bytes_sent: number
+    messages_dropped: number
+    slow_consumers_closed: number
+    broker_errors: number
+    /** Every instance holds a copy of the history: the largest count. */
+    history_messages: number
+  }
+
+  /** What `redisAdapter()` returns, for the `adapter` option (built by the plugin at registration). */
+  export interface AdapterFactory {
+    readonly name: string
+    create (context: never): unknown
+  }
+
+  export interface RedisAdapterOptions {
+    /** An ioredis client such as `fastify.redis` (never closed by the adapter) or a `redis://` URL (opened and closed by it). */
+    redis: Redis | string
+    /** Prefix of every key and pub/sub channel; the same on every instance and publisher. Default `'fastify-ws-notify:'`. */
+    keyPrefix?: string
+    /** Milliseconds a notify() waits for Redis before rejecting. Default 5 000. */
+    publishTimeout?: number
+    /** Milliseconds registration waits for Redis. Default 10 000. */
+    connectTimeout?: number
+    /** Milliseconds between two reports of this instance's stats to Redis. Default 5 000. */
+    statsInterval?: number
+  }
+
+  export interface ExternalPublisherOptions<C extends ChannelsOption> {
+    /** An ioredis client (left open by close()) or a `redis://` URL (closed by close()). */
+    redis: Redis | string
+    /** The same declarations as the plugin's `channels`. */
+    channels: C
+    /** The same as the plugin's `history` option. */
+    history?: HistoryOptions | false
+    /** Must match the adapter's. Default `'fastify-ws-notify:'`. */
+    keyPrefix?: string
+    /** Largest serialized envelope in bytes. Default 1 048 576. */
+    maxMessageSize?: number
+    /** Milliseconds a notify() waits for Redis before rejecting. Default 5 000. */
+    publishTimeout?: number
+  }
+
+  /** notify() and sendTo() from a process without Fastify; each resolves with the number of instances reached. */
+  export interface ExternalPublisher<C extends ChannelsOption> {
+    notify: TypedNotify<ChannelEvents<C>>
+    sendTo (clientId: string, type: string, data: unknown): Promise<number>
+    /** Closes the Redis client if the publisher opened it from a URL. */
+    close (): Promise<void>
+  }
+
+  /** The Redis adapter: every instance sharing Redis (and `keyPrefix`) delivers every notification. */
+  export function redisAdapter (options: RedisAdapterOptions): AdapterFactory
+  /** Publishes to a cluster through Redis, with the same typing and validation as `app.notify`. */
+  export function createPublisher<const C extends ChannelsOption> (options: ExternalPublisherOptions<C>): ExternalPublisher<C>
 
   type AnyEvents = Record<string, unknown>
 

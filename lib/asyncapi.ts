@@ -1,0 +1,197 @@
+// The AsyncAPI 3 description served at `${path}/asyncapi.json` (option `asyncapi`), generated from
+// the frames of protocol.ts and the channel declarations (TypeBox schemas are JSON Schema). As the
+// WebSocket binding says, the AsyncAPI channel is the connection; the plugin's channels are
+// multiplexed on it, so each declared channel is one `receive` operation whose messages are its
+// events. Built once at registration; only the server (host and scheme of the request) varies.
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { TSchema } from '@sinclair/typebox'
+import type { Config } from './options'
+import { isChannelPattern } from './auth'
+import {
+  CHANNEL_NAME_MAX, CLIENT_ID_PATTERN, ConnectedFrame, ErrorFrame, NotificationFrame, PingAction, PongFrame, RequestId,
+  Since, SubscribedFrame, type ErrorCode
+} from './protocol'
+import { sideRouteUrl, statsHooks } from './side-routes'
+
+type JsonSchema = Record<string, unknown>
+type AsyncApiDocument = Record<string, unknown> & { servers?: unknown }
+
+// Every error code of PROTOCOL.md; the type below fails to compile if protocol.ts adds one.
+const ERROR_CODES = ['INVALID_JSON', 'INVALID_MESSAGE', 'UNKNOWN_ACTION', 'INVALID_CHANNEL', 'FORBIDDEN', 'RATE_LIMITED',
+  'TOO_MANY_SUBSCRIPTIONS'] as const satisfies readonly ErrorCode[]
+type MissingErrorCode = Exclude<ErrorCode, typeof ERROR_CODES[number]>
+/** true, or a compile error naming the missing code. */
+export const ERROR_CODES_COMPLETE: [MissingErrorCode] extends [never] ? true : MissingErrorCode = true
+
+const CLOSE_CODES = `| code | meaning |
+| --- | --- |
+| 1000 | normal close |
+| 1001 | the server is shutting down |
+| 1008 | policy: authentication failed, origin not allowed, abusive client |
+| 1009 | a frame larger than the inbound limit |
+| 1011 | an unexpected server error on this connection |
+| 1013 | try again later: connection limit reached, or the client reads too slowly |`
+
+/** A TypeBox schema as plain JSON Schema: its symbol keys (Kind, Optional) dropped. */
+function plain (schema: TSchema | JsonSchema): JsonSchema {
+  return JSON.parse(JSON.stringify(schema)) as JsonSchema
+}
+
+/** An object schema with some properties replaced (and made required). */
+function withProperties (base: TSchema, properties: Record<string, JsonSchema>, drop: readonly string[] = []): JsonSchema {
+  const schema = plain(base)
+  const own = { ...(schema.properties as Record<string, JsonSchema>) }
+  for (const key of drop) delete own[key]
+  const required = new Set((schema.required as string[] | undefined ?? []).filter((key) => !drop.includes(key)))
+  for (const key of Object.keys(properties)) required.add(key)
+  return { ...schema, properties: { ...own, ...properties }, required: [...required] }
+}
+
+/** A component key (`^[A-Za-z0-9._-]+$`) for any name, unique within `taken`. */
+function keyFor (name: string, taken: Set<string>): string {
+  const base = name.replace(/[^A-Za-z0-9._-]/g, '_') || '_'
+  let key = base
+  for (let n = 2; taken.has(key); n++) key = `${base}_${n}`
+  taken.add(key)
+  return key
+}
+
+function escapeRegExp (text: string): string {
+  return text.replace(/[\\^$.*+?()[\]{}|]/g, '\\$&')
+}
+
+/** The `channel` field of a declared channel's notifications: its name, or the names of its namespace. */
+function channelNameSchema (name: string): JsonSchema {
+  if (!isChannelPattern(name)) return { type: 'string', const: name }
+  return {
+    type: 'string',
+    pattern: `^${escapeRegExp(name.slice(0, -1))}[A-Za-z0-9_.:@-]+$`,
+    maxLength: CHANNEL_NAME_MAX,
+    description: `a channel of the namespace ${name} (for example the caller's own)`
+  }
+}
+
+interface Message {
+  name: string
+  title?: string
+  summary?: string
+  contentType: string
+  payload: JsonSchema
+}
+
+function message (name: string, summary: string, payload: JsonSchema, title?: string): Message {
+  return { name, ...(title !== undefined && { title }), summary, contentType: 'application/json', payload }
+}
+
+/** Builds the document (without `servers`, which depend on the request). */
+export function buildAsyncApi (config: Config): AsyncApiDocument {
+  const ref = (key: string): { $ref: string } => ({ $ref: `#/channels/socket/messages/${key}` })
+  const messages: Record<string, Message> = {}
+  const taken = new Set<string>()
+  const add = (name: string, value: Message): string => {
+    const key = keyFor(name, taken)
+    messages[key] = value
+    return key
+  }
+
+  const channelField = { type: 'string', minLength: 1, maxLength: CHANNEL_NAME_MAX, description: 'a declared channel, or a channel of a declared namespace (user:42 for user:*)' }
+  const id = plain(RequestId)
+  const subscribe = add('subscribe', message('subscribe', 'Join a channel; replied with subscribed (or an error with the same id).', {
+    type: 'object',
+    properties: { action: { type: 'string', const: 'subscribe' }, channel: channelField, id, since: { ...plain(Since), description: 'resume after this offset of this history epoch (channels with history)' } },
+    required: ['action', 'channel']
+  }))
+  const unsubscribe = add('unsubscribe', message('unsubscribe', 'Leave a channel; replied with unsubscribed. Leaving a channel one is not in is not an error.', {
+    type: 'object',
+    properties: { action: { type: 'string', const: 'unsubscribe' }, channel: channelField, id },
+    required: ['action', 'channel']
+  }))
+  const ping = add('ping', message('ping', 'Application-level ping; replied with pong.', plain(PingAction)))
+  const subscribed = add('subscribed', message('subscribed', 'Reply to subscribe.', withProperties(SubscribedFrame, { type: { type: 'string', const: 'subscribed' } })))
+  const unsubscribed = add('unsubscribed', message('unsubscribed', 'Reply to unsubscribe.', withProperties(SubscribedFrame, { type: { type: 'string', const: 'unsubscribed' } }, ['epoch', 'offset', 'recovered'])))
+  const pong = add('pong', message('pong', 'Reply to ping.', plain(PongFrame)))
+  const connected = add('connected', message('connected', 'First frame after the upgrade: the client id and the declared channels.', plain(ConnectedFrame)))
+  const error = add('error', message('error', 'A refused frame; the connection stays open. Carries the id of the action it answers.',
+    withProperties(ErrorFrame, { code: { type: 'string', enum: [...ERROR_CODES] } })))
+  const direct = add('direct', message('direct', 'A message to this client id (fastify.notifications.sendTo): the envelope without channel.',
+    withProperties(NotificationFrame, { type: { type: 'string', minLength: 1 }, data: {} }, ['channel', 'offset'])))
+
+  const operations: Record<string, unknown> = {
+    subscribe: { action: 'send', channel: { $ref: '#/channels/socket' }, summary: 'Subscribe to a channel', messages: [ref(subscribe)], reply: { channel: { $ref: '#/channels/socket' }, messages: [ref(subscribed), ref(error)] } },
+    unsubscribe: { action: 'send', channel: { $ref: '#/channels/socket' }, summary: 'Unsubscribe from a channel', messages: [ref(unsubscribe)], reply: { channel: { $ref: '#/channels/socket' }, messages: [ref(unsubscribed), ref(error)] } },
+    ping: { action: 'send', channel: { $ref: '#/channels/socket' }, summary: 'Ping', messages: [ref(ping)], reply: { channel: { $ref: '#/channels/socket' }, messages: [ref(pong), ref(error)] } },
+    connected: { action: 'receive', channel: { $ref: '#/channels/socket' }, summary: 'Greeting after the upgrade', messages: [ref(connected)] },
+    error: { action: 'receive', channel: { $ref: '#/channels/socket' }, summary: 'Errors (INVALID_JSON, INVALID_MESSAGE, UNKNOWN_ACTION...)', messages: [ref(error)] },
+    direct: { action: 'receive', channel: { $ref: '#/channels/socket' }, summary: 'Direct messages to this client id', messages: [ref(direct)] }
+  }
+
+  // Each declared channel: one message per event type (any type and any data when undeclared).
+  const operationKeys = new Set(Object.keys(operations))
+  for (const { name, events, history } of config.channels.values()) {
+    const envelope = (type: JsonSchema, data: JsonSchema): JsonSchema => withProperties(NotificationFrame, {
+      type,
+      channel: channelNameSchema(name),
+      data
+    }, history === null ? ['offset'] : [])
+    const keys = events === null
+      ? [add(`${name}.any`, message(`${name}`, `Any notification on ${name}`, envelope({ type: 'string', minLength: 1 }, {}), name))]
+      : [...events].map(([type, schema]) => add(`${name}.${type}`, message(type, `${type} on ${name}`, envelope({ type: 'string', const: type }, plain(schema)), `${name} ${type}`)))
+    operations[keyFor(`receive.${name}`, operationKeys)] = {
+      action: 'receive',
+      channel: { $ref: '#/channels/socket' },
+      title: name,
+      summary: `Notifications on ${name}${isChannelPattern(name) ? ' (a namespace: one channel per identity)' : ''}; after {"action":"subscribe","channel":${JSON.stringify(name)}}`,
+      messages: keys.map(ref)
+    }
+  }
+
+  const clientId = { type: 'string', pattern: CLIENT_ID_PATTERN.source, minLength: 1, maxLength: 128, description: 'the client\'s name for itself; absent: a UUID is made. Malformed: HTTP 400.' }
+  return {
+    asyncapi: '3.1.0',
+    info: {
+      title: 'fastify-ws-notify notifications',
+      version: '1',
+      description: 'Wire protocol version 1. Every frame is a UTF-8 text frame holding one JSON object; timestamps are ISO 8601 UTC.' +
+        (config.authenticate === null ? '' : ' Connections are authenticated by the application: the identity it returns is the client id.') +
+        `\n\nClose codes:\n\n${CLOSE_CODES}`
+    },
+    defaultContentType: 'application/json',
+    channels: {
+      socket: {
+        address: config.path,
+        title: 'WebSocket connection',
+        description: `GET ${config.path} upgraded to WebSocket. Notification channels are multiplexed on it with subscribe/unsubscribe.`,
+        messages: Object.fromEntries(Object.keys(messages).map((key) => [key, { $ref: `#/components/messages/${key}` }])),
+        bindings: {
+          ws: {
+            method: 'GET',
+            query: { type: 'object', properties: { client_id: clientId } },
+            bindingVersion: '0.1.0'
+          }
+        }
+      }
+    },
+    operations,
+    components: { messages }
+  }
+}
+
+/** The server of the document: the host and scheme this request reached. */
+function serverOf (request: FastifyRequest): Record<string, unknown> {
+  return {
+    notifications: {
+      host: request.host,
+      protocol: request.protocol === 'https' ? 'wss' : 'ws',
+      description: 'this server'
+    }
+  }
+}
+
+/** Serves the document at `${path}/asyncapi.json` when `asyncapi` is on. */
+export function registerAsyncApi (fastify: FastifyInstance, config: Config): void {
+  if (!config.asyncapi) return
+  const document = buildAsyncApi(config)
+  fastify.get(sideRouteUrl(config.path, 'asyncapi.json'), { ...statsHooks(config) }, async (request, reply) => {
+    return await reply.type('application/json; charset=utf-8').send(JSON.stringify({ asyncapi: document.asyncapi, info: document.info, servers: serverOf(request), ...document }))
+  })
+}

@@ -1,0 +1,118 @@
+// Who may connect, as whom, and to which channels: the `authenticate` hook on the upgrade (its
+// identity becomes the client id), the `authorize` check on every subscribe, and channel namespace
+// patterns such as `user:*` that make per-identity private channels possible.
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { AuthenticateResult, Identity } from '../types/index'
+import { CHANNEL_NAME_MAX, CLIENT_ID_PATTERN } from './protocol'
+import { FST_WS_NOTIFY_INVALID_IDENTITY } from './errors'
+
+export type AuthenticateHook = (request: FastifyRequest) => AuthenticateResult | Promise<AuthenticateResult>
+export type AuthorizeHook = (identity: Identity, channel: string, request: FastifyRequest) => boolean | Promise<boolean>
+
+export interface AuthConfig {
+  readonly authenticate: AuthenticateHook | null
+  readonly authorize: AuthorizeHook | null
+}
+
+/** What a pattern's `*` may stand for: the characters of a client id, so `user:<identity>` always fits. */
+const PATTERN_SUFFIX = /^[A-Za-z0-9_.:@-]+$/
+
+/** A declared name ending in `*` (and longer than `*`) declares a namespace, e.g. `user:*`. */
+export function isChannelPattern (name: string): boolean {
+  return name.length > 1 && name.endsWith('*')
+}
+
+/** The namespace patterns among the declared channels, matched by prefix. */
+export class ChannelPatterns {
+  readonly #prefixes: string[] = []
+
+  constructor (names: readonly string[]) {
+    for (const name of names) if (isChannelPattern(name)) this.#prefixes.push(name.slice(0, -1))
+  }
+
+  get size (): number {
+    return this.#prefixes.length
+  }
+
+  /** The pattern (`user:*`) that a concrete channel (`user:42`) belongs to, if any. */
+  match (channel: string): string | undefined {
+    for (const prefix of this.#prefixes) {
+      if (channel.length > prefix.length && channel.length <= CHANNEL_NAME_MAX && channel.startsWith(prefix) &&
+        PATTERN_SUFFIX.test(channel.slice(prefix.length))) {
+        return `${prefix}*`
+      }
+    }
+    return undefined
+  }
+}
+
+/** The id of an identity: the string itself or its `id`. */
+export function idOf (identity: Identity): string {
+  return typeof identity === 'string' ? identity : identity.id
+}
+
+function readIdentity (result: unknown): Identity | null {
+  if (result === null || result === undefined || result === false) return null
+  const id = typeof result === 'string' ? result : (typeof result === 'object' ? (result as { id?: unknown }).id : undefined)
+  if (typeof id !== 'string' || !CLIENT_ID_PATTERN.test(id)) {
+    throw new FST_WS_NOTIFY_INVALID_IDENTITY(JSON.stringify(id) ?? String(id))
+  }
+  return result as Identity
+}
+
+/**
+ * The default policy without `authorize`: declared channels are open to every connection; a
+ * namespace channel is private to the identity it names (`user:42` only for identity `42`).
+ */
+export function defaultAuthorize (identity: Identity, channel: string, pattern: string | undefined): boolean {
+  return pattern === undefined || channel === `${pattern.slice(0, -1)}${idOf(identity)}`
+}
+
+export interface Auth {
+  /** preValidation hook of the ws route; null without `authenticate`. */
+  readonly hook: ((request: FastifyRequest, reply: FastifyReply) => Promise<unknown>) | null
+  /** The client id of an upgrade: the authenticated identity, else the `client_id` query. */
+  clientIdOf (request: FastifyRequest): string | undefined
+  /** The identity given to `authorize`: what `authenticate` returned, else the client id. */
+  identityOf (request: FastifyRequest, clientId: string): Identity
+  /** true when `identity` may subscribe to `channel`; a promise only when the app's hook is async. */
+  authorize (identity: Identity, channel: string, pattern: string | undefined, request: FastifyRequest): boolean | Promise<boolean>
+}
+
+export function createAuth (config: AuthConfig): Auth {
+  // Identities by upgrade request; the entry goes with the request object.
+  const identities = new WeakMap<FastifyRequest, Identity>()
+  const { authenticate, authorize } = config
+
+  const hook = authenticate === null
+    ? null
+    : async function authenticateUpgrade (request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+      // A thrown error (e.g. from request.jwtVerify()) goes to Fastify's error handler with its statusCode.
+      const identity = readIdentity(await authenticate(request))
+      if (identity === null) {
+        return reply.code(401).send({ error: 'Unauthorized', code: 'UNAUTHORIZED', message: 'Authentication required' })
+      }
+      identities.set(request, identity)
+    }
+
+  return {
+    hook,
+    clientIdOf (request) {
+      if (authenticate !== null) {
+        const identity = identities.get(request)
+        return identity === undefined ? undefined : idOf(identity)
+      }
+      const clientId = (request.query as { client_id?: unknown }).client_id
+      return typeof clientId === 'string' ? clientId : undefined
+    },
+    identityOf (request, clientId) {
+      return identities.get(request) ?? clientId
+    },
+    authorize (identity, channel, pattern, request) {
+      if (authorize === null) return defaultAuthorize(identity, channel, pattern)
+      const allowed = authorize(identity, channel, request)
+      // Fail closed: only `true` allows.
+      return typeof allowed === 'boolean' ? allowed : Promise.resolve(allowed).then((value) => value === true)
+    }
+  }
+}

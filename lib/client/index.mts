@@ -1,0 +1,380 @@
+// fastify-ws-notify/client: the browser and Node client. No dependencies, ESM; the plugin also
+// serves the built file at `${path}/client.js`. It reconnects with capped exponential backoff and
+// jitter, resubscribes every channel from the last offset it saw (the server replays what was
+// missed), drops duplicates by offset, says `gap` when a resume could not be complete, and
+// replaces a connection whose pings go unanswered. Public types: types/client.d.mts.
+import type {
+  ClientEventMap,
+  ClientOptions,
+  ConnectionState,
+  NotifyClient,
+  ResumePosition,
+  WebSocketConstructor,
+  WebSocketLike
+} from '../../types/client.mjs'
+
+const OPEN = 1
+/** Close code the client uses when it gives up on a socket (4000-4999: application codes). */
+const DEAD_CONNECTION = 4000
+
+export class NotifyClientError extends Error {
+  readonly code: string
+  readonly channel: string | undefined
+
+  constructor (code: string, message: string, channel?: string) {
+    super(message)
+    this.name = 'NotifyClientError'
+    this.code = code
+    this.channel = channel
+  }
+}
+
+type Frame = Record<string, unknown>
+interface MessageLike { readonly data?: unknown }
+interface CloseLike { readonly code?: number, readonly reason?: string }
+interface Handler { readonly fn: (notification: never) => void }
+interface Waiter { resolve: () => void, reject: (err: NotifyClientError) => void }
+
+/** One subscribed channel: its handlers, and where its stream is. */
+interface ChannelState {
+  readonly channel: string
+  readonly handlers: Set<Handler>
+  /** Subscribe calls waiting for the server's reply. */
+  waiters: Waiter[]
+  active: boolean
+  /** Epoch of the channel's history; undefined while unknown or when it keeps none. */
+  epoch: string | undefined
+  /** Where to resume from: the last offset seen (or the channel's offset when subscribed). */
+  offset: number
+  /** Messages with an offset up to this one were handed out already: dropped as duplicates. */
+  floor: number
+  /** The `since` of the subscribe in flight, to tell recovered from gap. */
+  since: ResumePosition | undefined
+}
+
+function positiveNumber (value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new TypeError(`fastify-ws-notify/client: ${name} must be a number >= 0; got ${String(value)}`)
+  }
+  return value
+}
+
+class Client {
+  readonly #url: URL
+  readonly #WebSocket: WebSocketConstructor
+  readonly #reconnect: { initialDelay: number, maxDelay: number, factor: number, jitter: number } | null
+  readonly #pingInterval: number
+  readonly #pongTimeout: number
+  readonly #channels = new Map<string, ChannelState>()
+  /** Request id of each subscribe in flight -> its channel. */
+  readonly #requests = new Map<string, ChannelState>()
+  readonly #listeners = new Map<keyof ClientEventMap, Set<(payload: never) => void>>()
+  #ws: WebSocketLike | null = null
+  #ready = false
+  #state: ConnectionState = 'connecting'
+  #clientId: string | undefined
+  #attempt = 0
+  #nextId = 0
+  #reconnectTimer: ReturnType<typeof setTimeout> | undefined
+  #pingTimer: ReturnType<typeof setInterval> | undefined
+  #pongTimer: ReturnType<typeof setTimeout> | undefined
+
+  constructor (url: string, options: ClientOptions = {}) {
+    const base = (globalThis as { location?: { href: string } }).location?.href
+    this.#url = new URL(url, base)
+    if (this.#url.protocol === 'http:') this.#url.protocol = 'ws:'
+    else if (this.#url.protocol === 'https:') this.#url.protocol = 'wss:'
+    const Impl = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket
+    if (typeof Impl !== 'function') {
+      throw new TypeError('fastify-ws-notify/client: no global WebSocket here; pass one: createClient(url, { WebSocket }) with `import WebSocket from \'ws\'`')
+    }
+    this.#WebSocket = Impl
+    this.#clientId = options.clientId
+    const reconnect = options.reconnect ?? {}
+    this.#reconnect = reconnect === false
+      ? null
+      : {
+          initialDelay: positiveNumber(reconnect.initialDelay, 'reconnect.initialDelay', 250),
+          maxDelay: positiveNumber(reconnect.maxDelay, 'reconnect.maxDelay', 10_000),
+          factor: Math.max(1, positiveNumber(reconnect.factor, 'reconnect.factor', 2)),
+          jitter: Math.min(1, positiveNumber(reconnect.jitter, 'reconnect.jitter', 0.5))
+        }
+    this.#pingInterval = positiveNumber(options.pingInterval, 'pingInterval', 15_000)
+    this.#pongTimeout = positiveNumber(options.pongTimeout, 'pongTimeout', 10_000)
+    this.#connect()
+  }
+
+  get state (): ConnectionState { return this.#state }
+  get clientId (): string | undefined { return this.#clientId }
+
+  subscribe (channel: string, fn: (notification: never) => void): Promise<{ channel: string, unsubscribe (): void }> {
+    if (this.#state === 'closed') return Promise.reject(new NotifyClientError('CLOSED', 'the client is closed', channel))
+    if (typeof channel !== 'string' || typeof fn !== 'function') {
+      return Promise.reject(new TypeError('subscribe(channel, handler): channel must be a string and handler a function'))
+    }
+    const handler: Handler = { fn }
+    const subscription = { channel, unsubscribe: () => this.#remove(channel, handler) }
+    let state = this.#channels.get(channel)
+    if (state === undefined) {
+      state = { channel, handlers: new Set(), waiters: [], active: false, epoch: undefined, offset: 0, floor: 0, since: undefined }
+      this.#channels.set(channel, state)
+      if (this.#ready) this.#sendSubscribe(state)
+    }
+    state.handlers.add(handler)
+    if (state.active) return Promise.resolve(subscription)
+    const pending = state
+    return new Promise((resolve, reject) => {
+      pending.waiters.push({
+        resolve: () => resolve(subscription),
+        reject: (err) => { pending.handlers.delete(handler); reject(err) }
+      })
+    })
+  }
+
+  on<N extends keyof ClientEventMap> (event: N, listener: (payload: ClientEventMap[N]) => void): () => void {
+    let set = this.#listeners.get(event)
+    if (set === undefined) this.#listeners.set(event, (set = new Set()))
+    set.add(listener as (payload: never) => void)
+    return () => this.off(event, listener)
+  }
+
+  off<N extends keyof ClientEventMap> (event: N, listener: (payload: ClientEventMap[N]) => void): void {
+    this.#listeners.get(event)?.delete(listener as (payload: never) => void)
+  }
+
+  close (): void {
+    if (this.#state === 'closed') return
+    this.#setState('closed')
+    clearTimeout(this.#reconnectTimer)
+    const ws = this.#ws
+    this.#detach()
+    if (ws !== null) ws.close(1000, 'client closed')
+    const error = new NotifyClientError('CLOSED', 'the client was closed before the server answered')
+    for (const state of this.#channels.values()) this.#settle(state, error)
+    this.#channels.clear()
+    this.#emit('disconnected', { code: 1000, reason: 'client closed', willReconnect: false })
+  }
+
+  // ---- connection -----------------------------------------------------------------------
+
+  #connect (): void {
+    this.#reconnectTimer = undefined
+    const url = new URL(this.#url)
+    if (this.#clientId !== undefined) url.searchParams.set('client_id', this.#clientId)
+    let ws: WebSocketLike
+    try {
+      ws = new this.#WebSocket(url.href)
+    } catch (err) {
+      this.#emit('error', new NotifyClientError('CONNECT_FAILED', (err as Error).message))
+      this.#scheduleReconnect()
+      return
+    }
+    this.#ws = ws
+    ws.addEventListener('message', (event) => { if (ws === this.#ws) this.#onFrame((event as MessageLike).data) })
+    ws.addEventListener('close', (event) => {
+      if (ws === this.#ws) this.#onClose((event as CloseLike).code ?? 1006, (event as CloseLike).reason ?? '')
+    })
+    // A failed socket also fires close, which reconnects; this listener keeps `ws` from throwing.
+    ws.addEventListener('error', () => {})
+  }
+
+  /** Forgets the current socket: its late events are ignored (each listener checks identity). */
+  #detach (): void {
+    this.#ws = null
+    this.#ready = false
+    clearInterval(this.#pingTimer)
+    clearTimeout(this.#pongTimer)
+    this.#pingTimer = undefined
+    this.#pongTimer = undefined
+    this.#requests.clear()
+    for (const state of this.#channels.values()) state.active = false
+  }
+
+  #onClose (code: number, reason: string): void {
+    this.#detach()
+    this.#emit('disconnected', { code, reason, willReconnect: this.#reconnect !== null })
+    this.#scheduleReconnect()
+  }
+
+  #scheduleReconnect (): void {
+    if (this.#state === 'closed') return
+    if (this.#reconnect === null) {
+      this.close()
+      return
+    }
+    const { initialDelay, maxDelay, factor, jitter } = this.#reconnect
+    const ceiling = Math.min(maxDelay, initialDelay * factor ** this.#attempt)
+    const delay = ceiling * (1 - jitter * Math.random())
+    this.#attempt++
+    this.#setState('reconnecting')
+    this.#reconnectTimer = setTimeout(() => this.#connect(), delay)
+  }
+
+  /** A socket whose ping went unanswered: dropped at once, then replaced. */
+  #dead (): void {
+    const ws = this.#ws as WebSocketLike & { terminate?: () => void }
+    this.#onClose(DEAD_CONNECTION, 'no answer to ping')
+    if (typeof ws.terminate === 'function') ws.terminate()
+    else ws.close(DEAD_CONNECTION, 'no answer to ping')
+  }
+
+  #startPing (): void {
+    if (this.#pingInterval === 0) return
+    this.#pingTimer = setInterval(() => {
+      if (this.#pongTimer !== undefined) return
+      this.#send({ action: 'ping', id: `ping-${++this.#nextId}` })
+      this.#pongTimer = setTimeout(() => this.#dead(), this.#pongTimeout)
+    }, this.#pingInterval)
+  }
+
+  #send (frame: Frame): void {
+    const ws = this.#ws
+    if (ws !== null && ws.readyState === OPEN) ws.send(JSON.stringify(frame))
+  }
+
+  #sendSubscribe (state: ChannelState): void {
+    const id = `sub-${++this.#nextId}`
+    this.#requests.set(id, state)
+    state.since = state.epoch === undefined ? undefined : { epoch: state.epoch, offset: state.offset }
+    this.#send(state.since === undefined
+      ? { action: 'subscribe', channel: state.channel, id }
+      : { action: 'subscribe', channel: state.channel, id, since: state.since })
+  }
+
+  #remove (channel: string, handler: Handler): void {
+    const state = this.#channels.get(channel)
+    if (state === undefined || !state.handlers.delete(handler) || state.handlers.size > 0) return
+    this.#channels.delete(channel)
+    if (this.#ready) this.#send({ action: 'unsubscribe', channel })
+  }
+
+  // ---- inbound frames ---------------------------------------------------------------------
+
+  #onFrame (data: unknown): void {
+    if (typeof data !== 'string') return
+    let frame: Frame
+    try {
+      frame = JSON.parse(data) as Frame
+    } catch {
+      return
+    }
+    if (typeof frame !== 'object' || frame === null) return
+    switch (frame.type) {
+      case 'connected': return this.#onConnected(frame)
+      case 'pong':
+        clearTimeout(this.#pongTimer)
+        this.#pongTimer = undefined
+        return
+      case 'subscribed': return this.#onSubscribed(frame)
+      case 'unsubscribed': return
+      case 'error': return this.#onError(frame)
+    }
+    if (typeof frame.channel === 'string') this.#onNotification(frame.channel, frame)
+    else this.#emit('message', frame as unknown as ClientEventMap['message'])
+  }
+
+  #onConnected (frame: Frame): void {
+    this.#ready = true
+    this.#attempt = 0
+    if (typeof frame.client_id === 'string') this.#clientId = frame.client_id
+    this.#setState('open')
+    this.#startPing()
+    const availableChannels = Array.isArray(frame.available_channels) ? frame.available_channels as string[] : []
+    this.#emit('connected', { clientId: this.#clientId ?? '', availableChannels })
+    for (const state of this.#channels.values()) this.#sendSubscribe(state)
+  }
+
+  #onSubscribed (frame: Frame): void {
+    const state = typeof frame.id === 'string' ? this.#requests.get(frame.id) : undefined
+    if (state === undefined) return
+    this.#requests.delete(frame.id as string)
+    if (this.#channels.get(state.channel) !== state) return // left meanwhile
+    const since = state.since
+    // A subscribe() call waits on a first subscribe; nobody waits on a resubscribe after a reconnect.
+    const resumed = since !== undefined || state.waiters.length === 0
+    const epoch = typeof frame.epoch === 'string' ? frame.epoch : undefined
+    const offset = typeof frame.offset === 'number' ? frame.offset : undefined
+    state.active = true
+    if (epoch !== undefined && offset !== undefined && since !== undefined && frame.recovered === true) {
+      state.floor = since.offset
+      this.#emit('recovered', { channel: state.channel, since, epoch, offset })
+    } else {
+      // A fresh start: on a `latest` channel the last message (at `offset`) follows this reply.
+      state.epoch = epoch
+      state.offset = offset ?? 0
+      state.floor = since === undefined ? state.offset - 1 : state.offset
+      if (resumed) this.#emit('gap', { channel: state.channel, since, epoch, offset })
+    }
+    state.epoch = epoch
+    this.#settle(state, null)
+  }
+
+  #onError (frame: Frame): void {
+    const error = new NotifyClientError(String(frame.code), String(frame.message))
+    const state = typeof frame.id === 'string' ? this.#requests.get(frame.id) : undefined
+    if (state === undefined) {
+      this.#emit('error', error)
+      return
+    }
+    this.#requests.delete(frame.id as string)
+    if (this.#channels.get(state.channel) !== state) return
+    // The server refused the channel: it is dropped, and whoever waits for it is told.
+    const refused = new NotifyClientError(error.code, error.message, state.channel)
+    this.#channels.delete(state.channel)
+    if (state.waiters.length === 0) this.#emit('error', refused)
+    this.#settle(state, refused)
+  }
+
+  #onNotification (channel: string, frame: Frame): void {
+    const state = this.#channels.get(channel)
+    if (state === undefined || !state.active) return
+    const offset = frame.offset
+    if (typeof offset === 'number') {
+      if (offset <= state.floor) return // already handed out (a replay overlapping live delivery)
+      state.floor = offset
+      state.offset = offset
+    }
+    for (const handler of state.handlers) {
+      try {
+        handler.fn(frame as never)
+      } catch (err) {
+        const error = new NotifyClientError('HANDLER_ERROR', `a handler of "${channel}" threw: ${(err as Error)?.message ?? String(err)}`, channel)
+        error.cause = err
+        this.#emit('error', error)
+      }
+    }
+  }
+
+  #settle (state: ChannelState, error: NotifyClientError | null): void {
+    const waiters = state.waiters
+    state.waiters = []
+    for (const waiter of waiters) {
+      if (error === null) waiter.resolve()
+      else waiter.reject(error)
+    }
+  }
+
+  // ---- events -------------------------------------------------------------------------------
+
+  #setState (state: ConnectionState): void {
+    if (this.#state === state) return
+    this.#state = state
+    this.#emit('state', state)
+  }
+
+  #emit<N extends keyof ClientEventMap> (event: N, payload: ClientEventMap[N]): void {
+    const set = this.#listeners.get(event)
+    if (set === undefined || set.size === 0) {
+      // An error nobody listens to is still seen, as an uncaught one would be.
+      if (event === 'error') console.error(payload)
+      return
+    }
+    for (const listener of [...set]) (listener as (payload: ClientEventMap[N]) => void)(payload)
+  }
+}
+
+/** Opens a client to `url` and keeps it connected until `close()`. See types/client.d.mts. */
+export function createClient<E> (url: string, options?: ClientOptions): NotifyClient<E> {
+  return new Client(url, options) as unknown as NotifyClient<E>
+}

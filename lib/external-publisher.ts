@@ -1,0 +1,104 @@
+// Publishing from outside Fastify (workers, scheduled jobs): the same channel declarations, the
+// same validation and serialization as `app.notify` (publisher.ts), put into Redis exactly as the
+// Redis adapter does, so every instance of the cluster delivers them, with offsets and history.
+import { randomBytes } from 'node:crypto'
+import type { Redis } from 'ioredis'
+import type { Adapter, Route } from './adapter'
+import { buildConfig } from './options'
+import { ChannelRegistry } from './channels'
+import { Counters } from './stats'
+import { createPublisher as createCorePublisher } from './publisher'
+import { MirroredHistory } from './redis-history'
+import { RedisLayout, openRedis, readRedisOptions, whenReady, type RedisSource } from './redis-adapter'
+import { FST_WS_NOTIFY_BROKER_UNAVAILABLE } from './errors'
+import type { ChannelsOption, HistoryOptions } from '../types/index'
+
+export interface ExternalPublisherOptions {
+  /** An ioredis client (left open by close()) or a redis:// URL (closed by close()). */
+  redis: RedisSource
+  /** The same declarations as the plugin's `channels` option. */
+  channels: ChannelsOption
+  /** The same as the plugin's `history` option. */
+  history?: HistoryOptions | false
+  /** Must match the adapter's. Default `'fastify-ws-notify:'`. */
+  keyPrefix?: string
+  /** Largest serialized envelope in bytes. Default 1 048 576. */
+  maxMessageSize?: number
+  /** Milliseconds a notify() waits for Redis before rejecting. Default 5 000. */
+  publishTimeout?: number
+}
+
+export interface ExternalPublisher {
+  /** Resolves with the number of instances subscribed in Redis that received it. */
+  notify (channel: string, type: string, data: unknown): Promise<number>
+  sendTo (clientId: string, type: string, data: unknown): Promise<number>
+  /** Closes the Redis client if this publisher opened it from a URL. */
+  close (): Promise<void>
+}
+
+/** `createPublisher({ redis, channels })`: notify() and sendTo() for a process without Fastify. */
+export function createPublisher (options: ExternalPublisherOptions): ExternalPublisher {
+  const redisConfig = readRedisOptions(options, 'createPublisher')
+  const { channels, history, maxMessageSize } = options
+  const config = buildConfig({ channels, ...(history !== undefined && { history }), ...(maxMessageSize !== undefined && { maxMessageSize }) })
+  const owned = typeof redisConfig.redis === 'string'
+  const client: Redis = typeof redisConfig.redis === 'string' ? openRedis(redisConfig.redis) : redisConfig.redis
+  const counters = new Counters()
+  const onError = (): void => { counters.brokerErrors++ }
+  client.on('error', onError)
+  const layout = new RedisLayout(redisConfig.keyPrefix, config.channels)
+  const id = `x${randomBytes(6).toString('base64url')}`
+  let sequence = 0
+  let closed = false
+  // Knows which channels keep history, so their envelopes carry the offset placeholder.
+  const kept = new MirroredHistory(config.channels)
+
+  const adapter: Adapter = {
+    history: kept,
+    async publish (route: Route, json: string): Promise<number> {
+      // Connecting (first use, or between reconnect attempts): wait, within publishTimeout.
+      if (client.status === 'wait' || client.status === 'connecting' || client.status === 'connect') {
+        await whenReady(client, redisConfig.publishTimeout).catch(() => {})
+      }
+      if (client.status !== 'ready') {
+        counters.brokerErrors++
+        throw new FST_WS_NOTIFY_BROKER_UNAVAILABLE(`connection ${client.status}`)
+      }
+      let timer: NodeJS.Timeout | undefined
+      const expired = new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => reject(new FST_WS_NOTIFY_BROKER_UNAVAILABLE(`no answer within ${redisConfig.publishTimeout} ms`)),
+          redisConfig.publishTimeout)
+      })
+      try {
+        return await Promise.race([layout.send(client, route, json, `${id}:${++sequence}`), expired])
+      } catch (err) {
+        counters.brokerErrors++
+        if ((err as { code?: string }).code === 'FST_WS_NOTIFY_BROKER_UNAVAILABLE') throw err
+        throw new FST_WS_NOTIFY_BROKER_UNAVAILABLE((err as Error).message)
+      } finally {
+        clearTimeout(timer)
+      }
+    },
+    async close () {}
+  }
+
+  const { notify, sendTo } = createCorePublisher({
+    registry: new ChannelRegistry(config.channels),
+    adapter,
+    counters,
+    maxMessageSize: config.maxMessageSize,
+    history: kept,
+    isClosing: () => closed
+  })
+
+  return {
+    notify,
+    sendTo,
+    async close () {
+      if (closed) return
+      closed = true
+      if (owned) client.disconnect()
+      else client.off('error', onError)
+    }
+  }
+}

@@ -1,0 +1,181 @@
+// Channel history: each notification on a channel that keeps history gets the next offset of that
+// channel and is kept, serialized, in a ring buffer bounded by `size` and `ttl`, so a client that
+// reconnects can resume where it left off. Expired messages are evicted lazily, when a channel is
+// appended to or read: no timers. The in-memory store below is the default; a broker adapter that
+// assigns offsets cluster-wide supplies its own HistoryStore.
+import { randomBytes } from 'node:crypto'
+import type { ChannelConfig } from './options'
+import type { Connection, Hub } from './hub'
+import type { RequestId } from './protocol'
+import { encodeMessage } from './sender'
+
+/** Where a client left a channel: the last offset it saw, in which epoch. */
+export interface ResumePosition {
+  readonly offset: number
+  readonly epoch: string
+}
+
+/** The position of a channel's history now: its epoch and its latest offset (0 before any). */
+export interface HistoryPosition {
+  readonly epoch: string
+  readonly offset: number
+}
+
+/** Offsets and kept messages of every channel with history (the seam for broker adapters). */
+export interface HistoryStore {
+  /** Whether the channel keeps history (its notifications carry `offset`). */
+  has (channel: string): boolean
+  /**
+   * Gives the channel's next offset to `build`, keeps the serialized envelope it returns, and
+   * returns it. The offset is consumed only when `build` returns (a throwing build keeps none).
+   */
+  append (channel: string, build: (offset: number) => string): string
+  /** The channel's epoch and latest offset; undefined when it keeps no history. */
+  position (channel: string): HistoryPosition | undefined
+  /** Every kept message after `since`, oldest first; null when some of them are no longer kept. */
+  after (channel: string, since: ResumePosition): string[] | null
+  /** The channel's last message when the channel declares `latest: true` and one is kept. */
+  latest (channel: string): string | undefined
+  /** Messages held in all channels' history. */
+  size (): number
+}
+
+/** A new epoch: random, so a restarted server never reuses one. */
+function newEpoch (): string {
+  return randomBytes(9).toString('base64url')
+}
+
+/** One channel's ring buffer. Offsets held are contiguous: oldest = offset - count + 1. */
+class ChannelLog {
+  readonly epoch = newEpoch()
+  readonly latest: boolean
+  offset = 0
+  readonly #capacity: number
+  readonly #ttl: number
+  readonly #messages: Array<string | undefined>
+  readonly #times: Float64Array
+  /** Index of the oldest message held. */
+  #head = 0
+  count = 0
+
+  constructor (size: number, ttl: number, latest: boolean) {
+    this.#capacity = size
+    this.#ttl = ttl
+    this.latest = latest
+    this.#messages = new Array<string | undefined>(size)
+    this.#times = new Float64Array(size)
+  }
+
+  append (json: string, now: number): void {
+    this.evict(now)
+    this.offset++
+    const index = (this.#head + this.count) % this.#capacity
+    this.#messages[index] = json
+    this.#times[index] = now
+    if (this.count < this.#capacity) this.count++
+    else this.#head = (this.#head + 1) % this.#capacity
+  }
+
+  /** Drops messages older than ttl (oldest first: they were appended in time order). */
+  evict (now: number): void {
+    if (this.#ttl === 0) return
+    const oldestKept = now - this.#ttl
+    while (this.count > 0 && this.#times[this.#head] < oldestKept) {
+      this.#messages[this.#head] = undefined
+      this.#head = (this.#head + 1) % this.#capacity
+      this.count--
+    }
+  }
+
+  /** The messages with offsets from..this.offset; `from` must be within what is held. */
+  slice (from: number): string[] {
+    const oldest = this.offset - this.count + 1
+    const result: string[] = []
+    for (let offset = from; offset <= this.offset; offset++) {
+      result.push(this.#messages[(this.#head + offset - oldest) % this.#capacity] as string)
+    }
+    return result
+  }
+}
+
+/** The default HistoryStore: this process's memory. */
+export class MemoryHistory implements HistoryStore {
+  readonly #logs = new Map<string, ChannelLog>()
+
+  constructor (channels: ReadonlyMap<string, ChannelConfig>) {
+    for (const { name, history, latest } of channels.values()) {
+      if (history !== null) this.#logs.set(name, new ChannelLog(history.size, history.ttl, latest))
+    }
+  }
+
+  has (channel: string): boolean {
+    return this.#logs.has(channel)
+  }
+
+  append (channel: string, build: (offset: number) => string): string {
+    const log = this.#logs.get(channel) as ChannelLog
+    const json = build(log.offset + 1)
+    log.append(json, Date.now())
+    return json
+  }
+
+  position (channel: string): HistoryPosition | undefined {
+    const log = this.#logs.get(channel)
+    return log === undefined ? undefined : { epoch: log.epoch, offset: log.offset }
+  }
+
+  after (channel: string, since: ResumePosition): string[] | null {
+    const log = this.#logs.get(channel)
+    if (log === undefined || since.epoch !== log.epoch || since.offset > log.offset) return null
+    log.evict(Date.now())
+    const oldest = log.offset - log.count + 1
+    if (since.offset + 1 < oldest) return null
+    return log.slice(since.offset + 1)
+  }
+
+  latest (channel: string): string | undefined {
+    const log = this.#logs.get(channel)
+    if (log === undefined || !log.latest) return undefined
+    log.evict(Date.now())
+    return log.count === 0 ? undefined : log.slice(log.offset)[0]
+  }
+
+  size (): number {
+    const now = Date.now()
+    let held = 0
+    for (const log of this.#logs.values()) {
+      log.evict(now)
+      held += log.count
+    }
+    return held
+  }
+}
+
+/**
+ * Answers a subscribe on a declared channel: the `subscribed` reply (with `epoch`, `offset` and,
+ * when `since` was given, `recovered`), then the missed messages or the channel's latest one,
+ * then live messages. Everything from reading the history to joining the subscribers happens in
+ * this one synchronous call, so a notification published meanwhile is either replayed or
+ * delivered live: never both, never neither. Call it after any asynchronous check (authorize).
+ */
+export function subscribeWithHistory (
+  hub: Hub, history: HistoryStore, connection: Connection, channel: string,
+  since: ResumePosition | undefined, id: RequestId | undefined
+): void {
+  const position = history.position(channel)
+  const reply: Record<string, unknown> = { type: 'subscribed', channel, timestamp: new Date().toISOString(), id }
+  let replay: readonly string[] = []
+  if (position !== undefined) {
+    reply.epoch = position.epoch
+    reply.offset = position.offset
+  }
+  if (since !== undefined) {
+    const missed = position === undefined ? null : history.after(channel, since)
+    reply.recovered = missed !== null
+    if (missed !== null) replay = missed
+  } else if (!connection.channels.has(channel)) {
+    const latest = history.latest(channel)
+    if (latest !== undefined) replay = [latest]
+  }
+  hub.subscribeWithReplay(connection, channel, encodeMessage(JSON.stringify(reply)), replay)
+}

@@ -1,0 +1,491 @@
+// The Redis adapter: every instance publishes through Redis and delivers from its own Redis
+// subscription, its own messages included, so each instance sees each channel's messages in the
+// one order Redis gave them. History channels get their offsets from a Lua script that increments,
+// appends to a Stream trimmed to the history size, and publishes in one atomic step
+// (redis-scripts.ts); each instance mirrors that Stream in memory (redis-history.ts), fed in the
+// same synchronous step that delivers, so resume works on any instance.
+//
+// Failure semantics: while Redis cannot be reached, notify() rejects with
+// FST_WS_NOTIFY_BROKER_UNAVAILABLE (messages without history are still delivered to this
+// instance's sockets first); broker errors are counted. When Redis returns, ioredis resubscribes
+// (autoResubscribe) and the adapter re-reads each history channel: missed messages still in the
+// Stream are delivered late but in order; if some are gone, or the epoch changed (Redis lost its
+// data), the channel's subscribers here are closed with 1012 so their client resumes and is told
+// `recovered: false`: a hole is never silent.
+import { createHash, randomBytes } from 'node:crypto'
+import type { Redis, RedisOptions } from 'ioredis'
+import { deliverLocally, type Adapter, type AdapterContext, type AdapterFactory, type Route } from './adapter'
+import type { ChannelConfig } from './options'
+import type { Hub } from './hub'
+import { MirroredHistory, type ChannelMirror } from './redis-history'
+import { PUBLISH_WITH_OFFSET, READ_HISTORY } from './redis-scripts'
+import { ClusterStatsReporter, type ClusterStats } from './cluster-stats'
+import { FST_WS_NOTIFY_BROKER_UNAVAILABLE, FST_WS_NOTIFY_INVALID_OPTION } from './errors'
+
+/** The client given by the user (an ioredis `Redis`, such as `fastify.redis`) or a redis:// URL. */
+export type RedisSource = Redis | string
+
+export interface RedisAdapterOptions {
+  /** An ioredis client (never closed by the adapter) or a URL (the adapter opens and closes it). */
+  redis: RedisSource
+  /** Prefix of every key and pub/sub channel. Default `'fastify-ws-notify:'`. */
+  keyPrefix?: string
+  /** Milliseconds a notify() waits for Redis before rejecting. Default 5 000. */
+  publishTimeout?: number
+  /** Milliseconds registration waits for Redis at start. Default 10 000. */
+  connectTimeout?: number
+  /** Milliseconds between two reports of this instance's stats to Redis. Default 5 000. */
+  statsInterval?: number
+}
+
+/** Options checked and filled. */
+export interface RedisAdapterConfig {
+  readonly redis: RedisSource
+  readonly keyPrefix: string
+  readonly publishTimeout: number
+  readonly connectTimeout: number
+  readonly statsInterval: number
+}
+
+/** WebSocket close code sent to a channel's subscribers when the history they know is gone. */
+export const CLOSE_HISTORY_RESET = 1012
+
+/** Options for clients the adapter opens itself: fail fast instead of queueing while Redis is away. */
+const OWN_CLIENT_OPTIONS: RedisOptions = {
+  enableOfflineQueue: false,
+  maxRetriesPerRequest: 1,
+  autoResendUnfulfilledCommands: false,
+  retryStrategy: (attempt: number) => Math.min(50 * attempt, 1000)
+}
+
+function describe (value: unknown): string {
+  if (value === null) return 'null'
+  if (typeof value === 'string') return `string ${JSON.stringify(value)}`
+  if (typeof value === 'number') return `number ${value}`
+  return typeof value
+}
+
+function fail (message: string): never {
+  throw new FST_WS_NOTIFY_INVALID_OPTION(message)
+}
+
+function positiveInteger (where: string, value: unknown, fallback: number, min: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+    fail(`${where} must be an integer >= ${min}; got ${describe(value)}`)
+  }
+  return value
+}
+
+/** Checks the options shared by redisAdapter() and createPublisher(); `where` names the caller. */
+export function readRedisOptions (input: unknown, where: string): RedisAdapterConfig {
+  if (typeof input !== 'object' || input === null) fail(`${where} must be given { redis }; got ${describe(input)}`)
+  const options = input as Record<string, unknown>
+  const redis = options.redis
+  const isUrl = typeof redis === 'string' && /^rediss?:\/\//.test(redis)
+  const isClient = typeof redis === 'object' && redis !== null &&
+    typeof (redis as Redis).duplicate === 'function' && typeof (redis as Redis).evalsha === 'function'
+  if (!isUrl && !isClient) {
+    fail(`${where}: redis must be an ioredis client (such as fastify.redis) or a redis:// URL; got ${describe(redis)}`)
+  }
+  const keyPrefix = options.keyPrefix ?? 'fastify-ws-notify:'
+  if (typeof keyPrefix !== 'string' || keyPrefix.length === 0 || /\s/.test(keyPrefix)) {
+    fail(`${where}: keyPrefix must be a non-empty string without spaces; got ${describe(keyPrefix)}`)
+  }
+  return Object.freeze({
+    redis: redis as RedisSource,
+    keyPrefix,
+    publishTimeout: positiveInteger(`${where}: publishTimeout`, options.publishTimeout, 5000, 1),
+    connectTimeout: positiveInteger(`${where}: connectTimeout`, options.connectTimeout, 10_000, 1),
+    statsInterval: positiveInteger(`${where}: statsInterval`, options.statsInterval, 5000, 100)
+  })
+}
+
+/** Opens a client from a URL; ioredis is loaded only here, so it is needed only when used. */
+export function openRedis (url: string, extra: RedisOptions = {}): Redis {
+  const { Redis: RedisClient } = require('ioredis') as typeof import('ioredis')
+  return new RedisClient(url, { ...OWN_CLIENT_OPTIONS, ...extra })
+}
+
+/** Resolves when the client is ready; rejects after `timeout` ms. */
+export async function whenReady (client: Redis, timeout: number): Promise<void> {
+  if (client.status === 'wait') client.connect().catch(() => {})
+  if (client.status === 'ready') return
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      client.off('ready', onReady)
+      reject(new FST_WS_NOTIFY_BROKER_UNAVAILABLE(`not connected after ${timeout} ms`))
+    }, timeout)
+    function onReady (): void {
+      clearTimeout(timer)
+      resolve()
+    }
+    client.once('ready', onReady)
+  })
+}
+
+const sha1 = (text: string): string => createHash('sha1').update(text).digest('hex')
+const PUBLISH_SHA = sha1(PUBLISH_WITH_OFFSET)
+const READ_SHA = sha1(READ_HISTORY)
+
+/** Runs a script by its SHA, loading it when Redis does not have it (first use, after a restart). */
+export async function runScript (client: Redis, script: string, sha: string, keys: string[], args: Array<string | number>): Promise<unknown> {
+  try {
+    return await client.evalsha(sha, keys.length, ...keys, ...args)
+  } catch (err) {
+    if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err
+    return await client.eval(script, keys.length, ...keys, ...args)
+  }
+}
+
+/** A new epoch: random, so no restart ever reuses one. */
+const newEpoch = (): string => randomBytes(9).toString('base64url')
+
+/** Names of the keys and pub/sub channels of one prefix; how a message is put into Redis. */
+export class RedisLayout {
+  readonly prefix: string
+  readonly directChannel: string
+  readonly #channels: ReadonlyMap<string, ChannelConfig>
+  /** Plugin channel -> its pub/sub channel. */
+  readonly pubsub = new Map<string, string>()
+  /** Pub/sub channel -> plugin channel. */
+  readonly byPubsub = new Map<string, string>()
+
+  constructor (prefix: string, channels: ReadonlyMap<string, ChannelConfig>) {
+    this.prefix = prefix
+    this.#channels = channels
+    this.directChannel = `${prefix}direct`
+    for (const name of channels.keys()) {
+      const pubsub = `${prefix}ch:${name}`
+      this.pubsub.set(name, pubsub)
+      this.byPubsub.set(pubsub, name)
+    }
+  }
+
+  stateKey (channel: string): string { return `${this.prefix}{${channel}}:state` }
+  logKey (channel: string): string { return `${this.prefix}{${channel}}:log` }
+
+  /**
+   * Puts one serialized envelope into Redis along its route, tagged with `tag` so its publisher
+   * recognizes it when it comes back. Resolves with the number of subscribed instances.
+   * Payloads: `h EPOCH OFFSET TAG\nJSON` (history), `c TAG\nJSON`, `d CLIENT_ID TAG\nJSON`.
+   */
+  async send (client: Redis, route: Route, json: string, tag: string): Promise<number> {
+    if (route.kind === 'client') return await client.publish(this.directChannel, `d ${route.clientId} ${tag}\n${json}`)
+    const channel = route.channel
+    const history = this.#channels.get(channel)?.history ?? null
+    const pubsub = this.pubsub.get(channel) as string
+    if (history === null) return await client.publish(pubsub, `c ${tag}\n${json}`)
+    // The publisher serialized `..."offset":0}`: the script writes the real offset for that 0.
+    return await runScript(client, PUBLISH_WITH_OFFSET, PUBLISH_SHA, [this.stateKey(channel), this.logKey(channel)],
+      [newEpoch(), json.slice(0, -2), history.size, pubsub, tag, Date.now()]) as number
+  }
+}
+
+interface Pending {
+  resolve (count: number): void
+  reject (err: Error): void
+  timer: NodeJS.Timeout
+  /** Redis accepted it; now waiting for it to come back through the subscription. */
+  sent: boolean
+}
+
+/** A message of a history channel received, not yet applied. */
+interface Held {
+  readonly epoch: string
+  readonly offset: number
+  readonly tag: string
+  readonly json: string
+  readonly time: number
+}
+
+/** Per-channel state of the mirror feed. */
+interface Feed {
+  readonly mirror: ChannelMirror
+  /** Messages received while a read of the Stream is in flight, or out of order. */
+  held: Held[]
+  reading: boolean
+  readAgain: boolean
+}
+
+class RedisAdapter implements Adapter {
+  readonly history: MirroredHistory
+  readonly #hub: Hub
+  readonly #log: AdapterContext['log']
+  readonly #config: RedisAdapterConfig
+  readonly #layout: RedisLayout
+  readonly #command: Redis
+  readonly #subscriber: Redis
+  readonly #ownsCommand: boolean
+  readonly #id = randomBytes(6).toString('base64url')
+  #sequence = 0
+  readonly #pending = new Map<string, Pending>()
+  readonly #feeds = new Map<string, Feed>()
+  readonly #stats: ClusterStatsReporter
+  #started = false
+  #closed = false
+  /** Logged once per outage (ioredis emits one error per failed reconnect attempt); all are counted. */
+  #errorLogged = false
+  readonly #onError = (err: Error): void => {
+    this.#hub.counters.brokerErrors++
+    if (this.#errorLogged) return
+    this.#errorLogged = true
+    this.#log.warn({ err }, 'fastify-ws-notify: Redis error; notify() rejects with FST_WS_NOTIFY_BROKER_UNAVAILABLE until it is back')
+  }
+
+  readonly #onCommandReady = (): void => {
+    this.#errorLogged = false
+    if (this.#started) this.#readAll()
+  }
+
+  constructor (context: AdapterContext, config: RedisAdapterConfig) {
+    this.#hub = context.hub
+    this.#log = context.log
+    this.#config = config
+    this.history = new MirroredHistory(context.channels)
+    this.#layout = new RedisLayout(config.keyPrefix, context.channels)
+    this.#ownsCommand = typeof config.redis === 'string'
+    this.#command = typeof config.redis === 'string' ? openRedis(config.redis) : config.redis
+    // Our own connection for SUBSCRIBE; autoResubscribe restores it after every reconnect.
+    this.#subscriber = this.#command.duplicate({ autoResubscribe: true, lazyConnect: false })
+    this.#command.on('error', this.#onError)
+    this.#command.on('ready', this.#onCommandReady)
+    this.#subscriber.on('error', this.#onError)
+    this.#subscriber.on('ready', () => { if (this.#started) this.#resubscribed() })
+    this.#subscriber.on('message', (pubsub: string, payload: string) => this.#onMessage(pubsub, payload))
+    for (const [name, config] of context.channels) {
+      if (config.history !== null) {
+        this.#feeds.set(name, { mirror: this.history.mirror(name) as ChannelMirror, held: [], reading: false, readAgain: false })
+      }
+    }
+    this.#stats = new ClusterStatsReporter(this.#command, config.keyPrefix, this.#id, config.statsInterval, () => this.#hub.stats())
+  }
+
+  async ready (): Promise<void> {
+    const { connectTimeout } = this.#config
+    await whenReady(this.#subscriber, connectTimeout)
+    await this.#subscriber.subscribe(this.#layout.directChannel, ...this.#layout.pubsub.values())
+    await whenReady(this.#command, connectTimeout)
+    await Promise.all([...this.#feeds.keys()].map(async (channel) => await this.#read(channel)))
+    this.#started = true
+    this.#stats.start()
+    await this.#stats.report()
+  }
+
+  /** After a reconnect: make sure the subscription is in place, then fetch what was missed. */
+  #resubscribed (): void {
+    this.#subscriber.subscribe(this.#layout.directChannel, ...this.#layout.pubsub.values())
+      .then(() => this.#readAll(), () => {})
+  }
+
+  #readAll (): void {
+    for (const channel of this.#feeds.keys()) this.#read(channel).catch(() => {})
+  }
+
+  async publish (route: Route, json: string): Promise<number> {
+    if (this.#command.status !== 'ready') return this.#unavailable(route, json, `connection ${this.#command.status}`)
+    const tag = `${this.#id}:${++this.#sequence}`
+    return await new Promise<number>((resolve, reject) => {
+      const pending: Pending = { resolve, reject, sent: false, timer: setTimeout(() => this.#timedOut(tag, route, json), this.#config.publishTimeout) }
+      this.#pending.set(tag, pending)
+      this.#layout.send(this.#command, route, json, tag).then(() => {
+        pending.sent = true
+      }, (err: Error) => {
+        if (this.#pending.delete(tag)) {
+          clearTimeout(pending.timer)
+          this.#unavailable(route, json, err.message).catch(reject)
+        }
+      })
+    })
+  }
+
+  /** No answer in time: unsent means unavailable; sent but not back means our subscription lags. */
+  #timedOut (tag: string, route: Route, json: string): void {
+    const pending = this.#pending.get(tag)
+    if (pending === undefined) return
+    this.#pending.delete(tag)
+    if (pending.sent) pending.resolve(0)
+    else this.#unavailable(route, json, `no answer within ${this.#config.publishTimeout} ms`).catch(pending.reject)
+  }
+
+  /**
+   * Counts the error and rejects. A message without history still reaches this instance's
+   * sockets; one with history does not, because only Redis can give it an offset.
+   */
+  async #unavailable (route: Route, json: string, reason: string): Promise<never> {
+    this.#hub.counters.brokerErrors++
+    const withHistory = route.kind === 'channel' && this.#feeds.has(route.channel)
+    const delivered = withHistory ? 0 : deliverLocally(this.#hub, route, json)
+    const err = new FST_WS_NOTIFY_BROKER_UNAVAILABLE(`${reason}; delivered to ${delivered} local socket(s) only`)
+    throw Object.assign(err, { delivered })
+  }
+
+  /** Resolves the notify() that published `tag`, if it was this instance's. */
+  #settle (tag: string, count: number): void {
+    const pending = this.#pending.get(tag)
+    if (pending === undefined) return
+    this.#pending.delete(tag)
+    clearTimeout(pending.timer)
+    pending.resolve(count)
+  }
+
+  #onMessage (pubsub: string, payload: string): void {
+    const newline = payload.indexOf('\n')
+    if (newline === -1) return
+    const header = payload.slice(0, newline).split(' ')
+    const json = payload.slice(newline + 1)
+    if (pubsub === this.#layout.directChannel) {
+      if (header[0] !== 'd' || header.length !== 3) return
+      this.#settle(header[2], deliverLocally(this.#hub, { kind: 'client', clientId: header[1] }, json))
+      return
+    }
+    const channel = this.#layout.byPubsub.get(pubsub)
+    if (channel === undefined) return
+    if (header[0] === 'c' && header.length === 2) {
+      this.#settle(header[1], deliverLocally(this.#hub, { kind: 'channel', channel }, json))
+      return
+    }
+    const feed = this.#feeds.get(channel)
+    if (header[0] !== 'h' || header.length !== 4 || feed === undefined) return
+    this.#receive(channel, feed, { epoch: header[1], offset: Number(header[2]), tag: header[3], json, time: Date.now() })
+  }
+
+  /**
+   * The next message in order is applied at once. During a read of the Stream every message waits
+   * for it (the subscription delivers in order, so they follow what the read returns); anything
+   * out of order or of another epoch starts a read.
+   */
+  #receive (channel: string, feed: Feed, message: Held): void {
+    const { mirror } = feed
+    if (feed.reading) {
+      feed.held.push(message)
+    } else if (message.epoch === mirror.epoch && message.offset === mirror.offset + 1) {
+      this.#apply(channel, mirror, message)
+    } else if (message.epoch === mirror.epoch && message.offset <= mirror.offset) {
+      this.#settle(message.tag, 0)
+    } else {
+      feed.held.push(message)
+      this.#read(channel).catch(() => {})
+    }
+  }
+
+  /** Keeps and delivers one message: one synchronous step (see history.ts, subscribeWithHistory). */
+  #apply (channel: string, mirror: ChannelMirror, message: Held): void {
+    mirror.push(message.json, message.time)
+    this.#settle(message.tag, deliverLocally(this.#hub, { kind: 'channel', channel }, message.json))
+  }
+
+  /**
+   * Reads the channel's epoch, latest offset and what the Stream holds after the mirror's last
+   * offset, then applies it and the held messages in offset order. One read per channel at a
+   * time; a request during a read runs another after it.
+   */
+  async #read (channel: string): Promise<void> {
+    const feed = this.#feeds.get(channel) as Feed
+    if (feed.reading) {
+      feed.readAgain = true
+      return
+    }
+    feed.reading = true
+    const { mirror } = feed
+    try {
+      const [epoch, latest, entries] = await runScript(this.#command, READ_HISTORY, READ_SHA,
+        [this.#layout.stateKey(channel), this.#layout.logKey(channel)],
+        [newEpoch(), mirror.epoch, mirror.offset + 1]) as [string, number, Array<[string, string[]]>]
+      if (epoch !== mirror.epoch) {
+        const first = entries.length > 0 ? parseInt(entries[0][0], 10) : latest + 1
+        this.#holeAt(channel, mirror, epoch, first - 1)
+      }
+      const messages: Held[] = entries.map(([id, fields]) => {
+        const value: Record<string, string> = {}
+        for (let i = 0; i < fields.length; i += 2) value[fields[i]] = fields[i + 1]
+        return { epoch, offset: parseInt(id, 10), tag: value.g ?? '', json: value.m ?? '', time: Number(value.t) }
+      })
+      const held = feed.held
+      feed.held = []
+      for (const message of held) {
+        if (message.epoch === epoch) {
+          messages.push(message)
+        } else {
+          // Older than this read (dropped) or newer (the next read finds it in the Stream).
+          this.#settle(message.tag, 0)
+          feed.readAgain = true
+        }
+      }
+      messages.sort((a, b) => a.offset - b.offset)
+      for (const message of messages) {
+        if (message.offset <= mirror.offset) {
+          this.#settle(message.tag, 0)
+          continue
+        }
+        // Gone from the Stream before this instance got it (trimmed while it was away).
+        if (message.offset > mirror.offset + 1) this.#holeAt(channel, mirror, epoch, message.offset - 1)
+        this.#apply(channel, mirror, message)
+      }
+    } finally {
+      feed.reading = false
+    }
+    // Only after a read that worked: a failed one waits for the next 'ready' (no busy loop).
+    if (feed.readAgain) {
+      feed.readAgain = false
+      await this.#read(channel)
+    }
+  }
+
+  /**
+   * The mirror cannot continue without a hole: it starts over at `offset` of `epoch`, and this
+   * instance's subscribers of the channel are closed (1012) so that their client resumes and
+   * learns `recovered: false`. Not at start, when nobody is subscribed yet.
+   */
+  #holeAt (channel: string, mirror: ChannelMirror, epoch: string, offset: number): void {
+    const known = mirror.epoch !== ''
+    mirror.reset(epoch, offset)
+    if (!known) return
+    const subscribers = this.#hub.subscribers.get(channel)
+    if (subscribers === undefined) return
+    this.#log.warn({ channel }, 'fastify-ws-notify: channel history lost messages; closing its subscribers so they resume')
+    for (const connection of [...subscribers]) {
+      this.#hub.remove(connection)
+      this.#hub.close(connection, CLOSE_HISTORY_RESET, 'channel history reset')
+    }
+  }
+
+  async clusterStats (): Promise<ClusterStats> {
+    if (this.#command.status !== 'ready') throw new FST_WS_NOTIFY_BROKER_UNAVAILABLE(`connection ${this.#command.status}`)
+    return await this.#stats.read()
+  }
+
+  async close (): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    // Bounded: a Redis that accepts connections but does not answer cannot hold Fastify's close.
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([this.#stats.stop(), new Promise<void>((resolve) => { timer = setTimeout(resolve, this.#config.publishTimeout) })])
+    clearTimeout(timer)
+    for (const [tag, pending] of this.#pending) {
+      clearTimeout(pending.timer)
+      this.#pending.delete(tag)
+      pending.reject(new FST_WS_NOTIFY_BROKER_UNAVAILABLE('the adapter closed'))
+    }
+    this.#subscriber.disconnect()
+    this.#command.off('ready', this.#onCommandReady)
+    if (this.#ownsCommand) {
+      this.#command.disconnect()
+    } else {
+      // The user's client stays open: only our listener goes, once nothing more can be emitted for us.
+      this.#command.off('error', this.#onError)
+    }
+  }
+}
+
+/**
+ * The Redis adapter: `adapter: redisAdapter({ redis: fastify.redis })` or `{ redis: 'redis://...' }`.
+ * Options are checked here, at the call, with errors naming the option.
+ */
+export function redisAdapter (options: RedisAdapterOptions): AdapterFactory {
+  const config = readRedisOptions(options, 'redisAdapter')
+  return Object.freeze({
+    name: 'redis',
+    create: (context: AdapterContext) => new RedisAdapter(context, config)
+  })
+}

@@ -1,0 +1,152 @@
+// Helpers of the Redis tests: whether Redis can be reached (in CI it must be: the test file fails
+// at load otherwise; elsewhere the tests skip, loudly), a key prefix per test that is deleted in
+// teardown, a cluster of instances sharing Redis, and a small resuming client.
+import { spawnSync } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
+import { Redis } from 'ioredis'
+import type { Test } from 'tap'
+import { build, connect, Client as ClientClass, type Built, type Client, type Frame } from './helper'
+import { redisAdapter } from '../lib/redis-adapter'
+import type { NotificationsOptions } from '../types/index'
+
+export const REDIS_URL = 'redis://127.0.0.1:6379'
+
+/** A TCP probe in a child process, so the answer is known before any test is declared. */
+function probe (): boolean {
+  const script = "require('net').connect(6379,'127.0.0.1').on('connect',()=>process.exit(0)).on('error',()=>process.exit(1))"
+  return spawnSync(process.execPath, ['-e', script], { timeout: 5000 }).status === 0
+}
+
+/** `skip` option of every Redis test: false when Redis is up. Throws in CI when it is not. */
+export const REDIS_SKIP: string | false = (() => {
+  if (probe()) return false
+  if (process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== 'false') {
+    throw new Error('Redis is not reachable at 127.0.0.1:6379 and CI is set: the Redis tests must run in CI')
+  }
+  const reason = 'Redis is not reachable at 127.0.0.1:6379: SKIPPING the Redis tests (they fail in CI)'
+  console.error(`\n*** ${reason} ***\n`)
+  return reason
+})()
+
+/** A key prefix of this test alone; its keys are deleted in teardown. */
+export function testPrefix (t: Test, url = REDIS_URL): string {
+  const prefix = `test:${randomUUID()}:`
+  t.teardown(async () => { await deleteKeys(url, prefix) })
+  return prefix
+}
+
+export async function deleteKeys (url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url, { maxRetriesPerRequest: 1, retryStrategy: () => null })
+  redis.on('error', () => {})
+  try {
+    let cursor = '0'
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
+      if (keys.length > 0) await redis.del(...keys)
+      cursor = next
+    } while (cursor !== '0')
+  } catch {
+    // Redis gone (the fault test's server): nothing left to clean.
+  } finally {
+    redis.disconnect()
+  }
+}
+
+/** `n` instances on 127.0.0.1 ports sharing Redis under one prefix; closed in teardown. */
+export async function buildCluster (t: Test, n: number, options: Partial<NotificationsOptions> = {},
+  adapterOptions: { url?: string, prefix?: string, publishTimeout?: number, statsInterval?: number } = {}): Promise<Built[]> {
+  const url = adapterOptions.url ?? REDIS_URL
+  const prefix = adapterOptions.prefix ?? testPrefix(t, url)
+  const instances: Built[] = []
+  for (let i = 0; i < n; i++) {
+    instances.push(await build(t, {
+      adapter: redisAdapter({ redis: url, keyPrefix: prefix, publishTimeout: adapterOptions.publishTimeout, statsInterval: adapterOptions.statsInterval }),
+      ...options
+    }))
+  }
+  return instances
+}
+
+/** Opens a client and subscribes it; resolves with the `subscribed` reply. */
+export async function subscribed (t: Test, url: string, channel: string, query = ''): Promise<{ client: Client, reply: Frame }> {
+  const client = await connect(t, url, query)
+  const reply = await client.request({ action: 'subscribe', channel })
+  if (reply.type !== 'subscribed') throw new Error(`subscribe answered ${JSON.stringify(reply)}`)
+  return { client, reply }
+}
+
+/** The notifications (frames with a `channel` and a `data`) of one channel a client received. */
+export function notificationsOf (client: Client, channel: string): Frame[] {
+  return client.frames.filter((frame) => frame.channel === channel && 'data' in frame)
+}
+
+/**
+ * A client that resumes by itself, as the browser client does: on any close it reconnects (to the
+ * next URL of the list), subscribes with `since` its last offset and epoch, and records what it
+ * was told. Enough for the tests; the real client is lib/client.
+ */
+export class ResumingClient {
+  readonly urls: readonly string[]
+  readonly channel: string
+  /** `data` of every notification, in arrival order. */
+  readonly received: Frame[] = []
+  /** The epoch each of `received` belongs to. */
+  readonly epochs: string[] = []
+  /** Every `subscribed` reply. */
+  readonly replies: Frame[] = []
+  /** Close codes seen. */
+  readonly closes: number[] = []
+  epoch: string | undefined
+  offset = 0
+  #turn = 0
+  #stopped = false
+  #current: Client | undefined
+
+  constructor (t: Test, urls: readonly string[], channel: string, first = 0) {
+    this.urls = urls
+    this.channel = channel
+    this.#turn = first
+    t.teardown(() => this.stop())
+  }
+
+  /** Whether some resume was answered `recovered: false`. */
+  get toldOfGap (): boolean {
+    return this.replies.some((reply) => reply.recovered === false)
+  }
+
+  async start (): Promise<void> {
+    const url = this.urls[this.#turn % this.urls.length]
+    this.#turn++
+    const client = new ClientClass(`${url}/ws`)
+    this.#current = client
+    client.ws.on('message', (data) => {
+      const frame = JSON.parse(data.toString()) as Frame
+      if (frame.type === 'subscribed') {
+        this.replies.push(frame)
+        this.epoch = frame.epoch
+        if (frame.recovered !== true) this.offset = frame.offset
+      } else if (frame.channel === this.channel && 'data' in frame) {
+        this.received.push(frame)
+        this.epochs.push(this.epoch as string)
+        this.offset = frame.offset
+      }
+    })
+    client.ws.on('close', (code) => {
+      this.closes.push(code)
+      if (!this.#stopped) setTimeout(() => { this.start().catch(() => {}) }, 20)
+    })
+    await client.opened
+    const since = this.epoch === undefined ? undefined : { offset: this.offset, epoch: this.epoch }
+    client.ws.send(JSON.stringify({ action: 'subscribe', channel: this.channel, since }))
+  }
+
+  /** Closes the current socket from this side (the client then reconnects to the next URL). */
+  cut (): void {
+    this.#current?.ws.terminate()
+  }
+
+  stop (): void {
+    this.#stopped = true
+    this.#current?.ws.terminate()
+  }
+}

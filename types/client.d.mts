@@ -1,0 +1,136 @@
+// Public types of `fastify-ws-notify/client` (lib/client/index.mts): the browser and Node client.
+// Handlers are typed from the same NotifyRegistry declaration as `app.notify`.
+import type { ChannelDeclaration, ChannelEvents, NotifyRegistry } from './index.js'
+
+/** The channels declaration the client is typed from: NotifyRegistry's, or any channel. */
+export type RegisteredChannels = NotifyRegistry extends { channels: infer C } ? C : Readonly<Record<string, ChannelDeclaration>>
+
+/** One notification as received: the whole envelope, `data` typed by the channel's declared event. */
+export type Notification<E, K extends keyof E> = {
+  [T in keyof E[K] & string]: {
+    type: T
+    channel: K
+    data: E[K][T]
+    /** ISO 8601, UTC. */
+    timestamp: string
+    /** On a channel with history: 1, 2, 3... per channel. */
+    offset?: number
+  }
+}[keyof E[K] & string]
+
+/** A direct message (`app.notifications.sendTo`): no channel, untyped data. */
+export interface DirectMessage {
+  type: string
+  data: unknown
+  timestamp: string
+}
+
+/** Where a client left a channel. */
+export interface ResumePosition {
+  epoch: string
+  offset: number
+}
+
+export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed'
+
+/** Events of a client and what their listeners receive. */
+export interface ClientEventMap {
+  /** The connection state changed. */
+  state: ConnectionState
+  /** The server greeted a new socket (first connect and every reconnect). */
+  connected: { clientId: string, availableChannels: string[] }
+  /** The socket closed or was found dead; `willReconnect` is false only after `close()` or with `reconnect: false`. */
+  disconnected: { code: number, reason: string, willReconnect: boolean }
+  /** A channel resumed after a reconnect: every message after `since.offset` follows, none is lost. */
+  recovered: { channel: string, since: ResumePosition, epoch: string, offset: number }
+  /**
+   * Messages of a channel may be missing after a reconnect: its history no longer holds them,
+   * the server restarted (another epoch), or the channel keeps no history (`since` undefined).
+   * Refetch the state this channel describes.
+   */
+  gap: { channel: string, since: ResumePosition | undefined, epoch: string | undefined, offset: number | undefined }
+  /** A direct message to this client. */
+  message: DirectMessage
+  /** A server error not tied to a pending `subscribe()`, or a throwing handler. */
+  error: NotifyClientError
+}
+
+/** What the client needs of a WebSocket: the browser's, or `ws`'s in Node. */
+export interface WebSocketLike {
+  readonly readyState: number
+  send (data: string): void
+  close (code?: number, reason?: string): void
+  addEventListener (type: 'open' | 'message' | 'close' | 'error', listener: (event: SocketEvent) => void): void
+}
+
+/** An event of a WebSocket; the client reads `data` of message events and `code`/`reason` of close events. */
+export interface SocketEvent {
+  readonly type: string
+}
+
+export type WebSocketConstructor = new (url: string) => WebSocketLike
+
+export interface ReconnectOptions {
+  /** Milliseconds before the first retry. Default 250. */
+  initialDelay?: number
+  /** Largest delay between retries, in milliseconds. Default 10 000. */
+  maxDelay?: number
+  /** Each failed attempt multiplies the delay by this. Default 2. */
+  factor?: number
+  /** Fraction of each delay that is random (0 to 1), so clients do not reconnect in step. Default 0.5. */
+  jitter?: number
+}
+
+export interface ClientOptions {
+  /** The WebSocket implementation. Default `globalThis.WebSocket` (browsers; Node 22+). In Node 20 pass `ws`'s. */
+  WebSocket?: WebSocketConstructor
+  /** `client_id` to connect with. Default: the one the server gave on the first connect, kept across reconnects. */
+  clientId?: string
+  /** Backoff between reconnects, or `false` to stay closed once the socket closes. */
+  reconnect?: ReconnectOptions | false
+  /** Milliseconds between the client's own pings; 0 disables dead-connection detection. Default 15 000. */
+  pingInterval?: number
+  /** Milliseconds a ping may stay unanswered before the connection counts as dead and is replaced. Default 10 000. */
+  pongTimeout?: number
+}
+
+/** One handler's subscription to a channel. */
+export interface Subscription<K extends string = string> {
+  readonly channel: K
+  /** Removes this handler; the channel is left when its last handler goes. */
+  unsubscribe (): void
+}
+
+export interface NotifyClient<E = ChannelEvents<RegisteredChannels>> {
+  /** The connection state now. */
+  readonly state: ConnectionState
+  /** The client id the server confirmed, once connected. */
+  readonly clientId: string | undefined
+  /**
+   * Subscribes `handler` to a channel. Resolves once the server answered `subscribed`; rejects
+   * with a NotifyClientError carrying the server's code (INVALID_CHANNEL, FORBIDDEN...). The
+   * subscription survives reconnects: the client resumes it from the last offset it saw.
+   */
+  subscribe<K extends keyof E & string> (channel: K, handler: (notification: Notification<E, K>) => void): Promise<Subscription<K>>
+  /** Adds a listener; returns a function that removes it. */
+  on<N extends keyof ClientEventMap> (event: N, listener: (payload: ClientEventMap[N]) => void): () => void
+  off<N extends keyof ClientEventMap> (event: N, listener: (payload: ClientEventMap[N]) => void): void
+  /** Closes the socket for good: no reconnect; pending subscribes reject with code CLOSED. */
+  close (): void
+}
+
+/** An error from the server (its `code`: INVALID_CHANNEL, FORBIDDEN...) or from the client (CLOSED, HANDLER_ERROR). */
+export declare class NotifyClientError extends Error {
+  readonly code: string
+  readonly channel: string | undefined
+  constructor (code: string, message: string, channel?: string)
+}
+
+/**
+ * Opens a client to `url` (`ws://host/ws`, or a path such as `/ws` in a browser page) and keeps it
+ * connected until `close()`. Typed from NotifyRegistry; or pass a channels declaration:
+ * `createClient<ChannelEvents<typeof channels>>(url)`.
+ */
+export declare function createClient<E = ChannelEvents<RegisteredChannels>> (url: string, options?: ClientOptions): NotifyClient<E>
+
+export type { ChannelEvents }
