@@ -1,6 +1,7 @@
 // Without a NotifyRegistry merge, notify takes (string, string, unknown).
 import Fastify from 'fastify'
-import notifications, { type NotificationStats, type NotificationsOptions } from 'fastify-ws-notify'
+import notifications, { createPublisher, redisAdapter, type NotificationStats, type NotificationsOptions } from 'fastify-ws-notify'
+import { Type } from '@sinclair/typebox'
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false
 function assert<T extends true> (): void {}
@@ -32,3 +33,40 @@ assert<Equal<ReturnType<typeof app.notifications.sendTo>, Promise<number>>>()
 assert<Equal<ReturnType<typeof app.notifications.disconnect>, number>>()
 const options: NotificationsOptions = { channels: ['x'] }
 void options
+
+// Options of the hardening, history, adapter and observability features.
+app.register(notifications, {
+  channels: { 'user:*': {}, orders: { history: { size: 100, ttl: 60_000 }, latest: true }, chat: { history: false } },
+  history: { size: 1000 },
+  authenticate: async (request) => request.headers.authorization === undefined ? null : { id: 'u1', role: 'admin' },
+  authorize: async (identity, channel) => channel.startsWith('user:') || identity !== null,
+  allowedOrigins: ['https://app.example.com'],
+  maxConnections: 1000,
+  maxConnectionsPerClient: 4,
+  maxSubscriptionsPerConnection: 16,
+  rateLimit: { perSecond: 10, burst: 20 },
+  adapter: redisAdapter({ redis: 'redis://127.0.0.1:6379', keyPrefix: 'app:' }),
+  dashboard: true,
+  metrics: true,
+  asyncapi: false
+})
+app.register(notifications, { channels: ['a'], rateLimit: false, history: false })
+// @ts-expect-error authorize answers a boolean
+app.register(notifications, { channels: ['a'], authorize: async () => 'yes' })
+// @ts-expect-error history needs a size
+app.register(notifications, { channels: ['a'], history: { ttl: 1000 } })
+// @ts-expect-error redis is a client or a URL
+redisAdapter({ redis: 6379 })
+
+// createPublisher: the same typed notify as the plugin, from its own channels declaration.
+const publisher = createPublisher({
+  redis: 'redis://127.0.0.1:6379',
+  channels: { jobs: { events: { job_done: Type.Object({ id: Type.String() }) } }, free: {} }
+})
+const published: Promise<number> = publisher.notify('jobs', 'job_done', { id: 'j1' })
+publisher.notify('free', 'anything', [1, 2])
+// @ts-expect-error id is a string
+publisher.notify('jobs', 'job_done', { id: 1 })
+// @ts-expect-error the channel is not declared
+publisher.notify('nope', 'job_done', { id: 'j1' })
+const closing: Promise<void> = publisher.close()
