@@ -3,6 +3,7 @@
 // to subscribe, then count raw frames. No ws parser on this side: the client core must not be
 // the bottleneck. A sample of clients reads the send timestamp of each frame for latency.
 const net = require('node:net')
+const http = require('node:http')
 
 function nowMicros () {
   const [s, ns] = process.hrtime()
@@ -72,9 +73,10 @@ class Client {
     this.whenReady = readyPromise
     const clientId = `c${index}`
     const query = `client_id=${clientId}&channels=${this.channels.join(',')}`
+    // The dashboard page's socket (S6) connects as the page does: no client_id.
     const path = this.contender === 'socket.io'
       ? `/socket.io/?EIO=4&transport=websocket&${query}`
-      : this.contender === 'fastify-ws-notify' ? `/ws?client_id=${clientId}` : `/ws?${query}`
+      : this.contender === 'fastify-ws-notify' ? (options.anonymous ? '/ws' : `/ws?client_id=${clientId}`) : `/ws?${query}`
     const socket = this.socket = net.connect({ port: options.port, host: '127.0.0.1' })
     socket.setNoDelay(true)
     socket.on('connect', () => {
@@ -167,6 +169,47 @@ class Client {
 
 let clients = []
 
+/**
+ * S6: what an open dashboard page (or a Prometheus scraper) asks of the server over HTTP: one GET
+ * of `path` a second on a kept-alive connection, the body read and (for JSON) parsed, as the
+ * page's fetch() does. Failures are errors of the run.
+ */
+const poller = {
+  agent: null,
+  timer: null,
+  requests: 0,
+  port: 0,
+  path: '',
+  get () {
+    this.requests++
+    const request = http.get({ host: '127.0.0.1', port: this.port, path: this.path, agent: this.agent }, (response) => {
+      const chunks = []
+      response.on('data', (chunk) => chunks.push(chunk))
+      response.on('end', () => {
+        const body = Buffer.concat(chunks).toString('utf8')
+        if (response.statusCode !== 200) state.errors.push(`GET ${this.path}: HTTP ${response.statusCode}`)
+        else if (this.path.endsWith('/stats')) {
+          try { JSON.parse(body) } catch (err) { state.errors.push(`GET ${this.path}: ${err.message}`) }
+        }
+      })
+    })
+    request.on('error', (err) => state.errors.push(`GET ${this.path}: ${err.message}`))
+  },
+  /** (Re)starts the once-a-second reads, the first one now: every measured window holds at least one. */
+  start (port, path) {
+    this.stop()
+    this.agent ??= new http.Agent({ keepAlive: true, maxSockets: 1 })
+    this.port = port
+    this.path = path
+    this.get()
+    this.timer = setInterval(() => this.get(), 1000)
+  },
+  stop () {
+    if (this.timer !== null) clearInterval(this.timer)
+    this.timer = null
+  }
+}
+
 function percentile (sorted, p) {
   if (sorted.length === 0) return null
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]
@@ -174,7 +217,7 @@ function percentile (sorted, p) {
 
 const handlers = {
   /** Opens n sockets (plus one staller when asked), at most `concurrency` handshakes at a time. */
-  async connect ({ port, contender, n, channels, staller, concurrency = 200 }) {
+  async connect ({ port, contender, n, channels, staller, dashboard, concurrency = 200 }) {
     const total = n + (staller ? 1 : 0)
     const options = { port, contender, sampleEvery: Math.max(1, Math.floor(n / 200)) }
     let next = 0
@@ -188,6 +231,11 @@ const handlers = {
     }
     await Promise.all(Array.from({ length: Math.min(concurrency, total) }, worker))
     if (staller) clients[n].staller = true
+    // S6: the dashboard page's socket, on the bench channel like the others (its frames count).
+    if (dashboard) {
+      const page = clients[total] = new Client({ ...options, anonymous: true, channels: ['all'] }, total)
+      await page.whenReady
+    }
     return { connected: clients.length }
   },
   /** Checks the previous phase got exactly what it expected, then starts counting again. */
@@ -238,7 +286,14 @@ const handlers = {
     const staller = clients.find((client) => client.staller)
     return { closedByServer: state.closedByServer, stallerClosed: staller ? staller.closed === true : null }
   },
+  /** S6: starts (or restarts, first read now) one GET of `path` a second; `path` null stops it. */
+  async poll ({ port, path }) {
+    if (path === null) poller.stop()
+    else poller.start(port, path)
+    return { requests: poller.requests }
+  },
   async close () {
+    poller.stop()
     for (const client of clients) client.socket.destroy()
     clients = []
     return {}

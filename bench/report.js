@@ -1,6 +1,6 @@
 'use strict'
 // Turns bench/results.json into the tables of bench/README.md (between the results markers) and a
-// summary of the targets of issue 3. `node bench/report.js` re-renders from the saved results.
+// summary of the targets of issues 3 and 7. `node bench/report.js` re-renders from the saved results.
 const fs = require('node:fs')
 const path = require('node:path')
 
@@ -14,10 +14,22 @@ const fmt = (value, digits = 0) => value === null || value === undefined
   : Number(value).toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
 const ratio = (a, b) => (a && b ? a / b : null)
 
-/** The targets of issue 3, each {name, value, ok}. */
+/**
+ * S6 "within noise": plain's round-to-round spread (max / min - 1 over its rounds; 0 with one
+ * round) and the bar a variant's cost ratio to plain must stay under: 1 + that spread, or 1.05.
+ */
+function noise (row) {
+  const rounds = row.plain.rounds || [row.plain.nsPerDelivery]
+  const spread = Math.max(...rounds) / Math.min(...rounds) - 1
+  return { spread, bar: Math.max(1 + spread, 1.05) }
+}
+
+const spreadText = (row, spread) => (row.plain.rounds || []).length > 1 ? `plain's spread ${fmt(spread * 100, 1)}%` : 'plain\'s spread, n/a with one round'
+
+/** The targets of issues 3 and 7, each {name, value, ok}; a scenario not in the results is skipped. */
 function targets (results) {
   const out = []
-  const s1 = results.scenarios.s1
+  const s1 = results.scenarios.s1 || {}
   for (const [key, row] of Object.entries(s1)) {
     const plugin = row[PLUGIN].nsPerDelivery
     if (key.includes('perTick=1 ')) {
@@ -32,20 +44,32 @@ function targets (results) {
       out.push({ name: `S1 ${key}: faster than the old way >= 10x`, value: `${fmt(old, 1)}x`, ok: old >= 10 })
     }
   }
-  for (const [key, row] of Object.entries(results.scenarios.s2)) {
+  for (const [key, row] of Object.entries(results.scenarios.s2 || {})) {
     out.push({ name: `S2 ${key}: p99 < 50 ms`, value: `${fmt(row[PLUGIN].p99Ms, 1)} ms`, ok: row[PLUGIN].p99Ms < 50 })
   }
-  for (const [key, row] of Object.entries(results.scenarios.s4)) {
+  for (const [key, row] of Object.entries(results.scenarios.s4 || {})) {
     const extra = row[PLUGIN].heapPerConnection + row[PLUGIN].externalPerConnection -
       row['old-way'].heapPerConnection - row['old-way'].externalPerConnection
     out.push({ name: `S4 ${key}: heap per connection <= bare @fastify/websocket + 512 B`, value: `${fmt(extra, 0)} B`, ok: extra <= 512 })
     out.push({ name: `S4 ${key}: timers independent of connections`, value: `${row[PLUGIN].timers} timers`, ok: row[PLUGIN].timers <= 4 })
   }
-  for (const [key, row] of Object.entries(results.scenarios.s5)) {
+  for (const [key, row] of Object.entries(results.scenarios.s5 || {})) {
     const p = row[PLUGIN]
     out.push({ name: `S5 ${key}: stalled reader: buffers bounded (growth < 8 MiB)`, value: `${fmt(p.buffersGrowthMiB, 1)} MiB`, ok: p.buffersGrowthMiB < 8 })
     const worse = ratio(p.p99StalledMs, p.p99CalmMs)
     out.push({ name: `S5 ${key}: others' p99 unchanged (<= 1.5x calm, or < 5 ms)`, value: `${fmt(p.p99CalmMs, 1)} -> ${fmt(p.p99StalledMs, 1)} ms`, ok: worse <= 1.5 || p.p99StalledMs < 5 })
+  }
+  for (const [key, row] of Object.entries(results.scenarios.s6 || {})) {
+    const { spread, bar } = noise(row)
+    for (const variant of ['dashboard', 'metrics']) {
+      const cost = ratio(row[variant].nsPerDelivery, row.plain.nsPerDelivery)
+      const what = variant === 'dashboard' ? 'one dashboard open' : 'metrics scraped'
+      out.push({
+        name: `S6 ${key}: ${what}, within noise of plain (<= ${spreadText(row, spread)}, or 5%)`,
+        value: `${fmt(cost, 3)}x`,
+        ok: cost <= bar
+      })
+    }
   }
   return out
 }
@@ -59,7 +83,7 @@ function contendersOf (row) {
 }
 
 function markdown (results) {
-  const { s1, s2, s3, s4, s5 } = results.scenarios
+  const { s1, s2, s3, s4, s5, s6 } = results.scenarios
   const m = results.machine
   const v = results.versions
   const parts = []
@@ -117,6 +141,22 @@ function markdown (results) {
   }
   parts.push(`### S5 stalled reader (${fmt(results.sizes.s5)} readers + 1 that stops reading, ${fmt(results.sizes.s5Rate)} notifications/s of 8 KiB)\n\n` +
     table(['scenario', 'contender', 'others p99 ms, calm', 'others p99 ms, stalled', 'RSS growth MiB', 'buffer growth MiB', 'staller at end'], s5Rows))
+  if (s6 !== undefined) {
+    const s6Rows = []
+    for (const [key, row] of Object.entries(s6)) {
+      const { spread, bar } = noise(row)
+      for (const variant of Object.keys(row)) {
+        const cost = ratio(row[variant].nsPerDelivery, row.plain.nsPerDelivery)
+        s6Rows.push([key, variant, fmt(row[variant].nsPerDelivery), fmt(cost, 3),
+          variant === 'plain' ? `${fmt(spread * 100, 1)}% (${(row.plain.rounds || []).map((v) => fmt(v)).join(' / ')})` : '',
+          fmt(row[variant].deliveriesPerSecond), variant === 'plain' ? '' : (cost <= bar ? 'yes' : '**no**')])
+      }
+    }
+    parts.push(`### S6 observed (fastify-ws-notify only, ${fmt(results.sizes.s6)} subscribers, 100 B, each burst ${fmt(results.sizes.s6Ms)} ms of back-to-back ticks)\n\n` +
+      'Server CPU per delivery: plain; with `dashboard: true` and one page open (`/ws/stats` read once a second, one more socket on the channel); ' +
+      'with `metrics: true` and `/ws/metrics` scraped once a second. "within noise": cost over plain at most 1 + plain\'s spread between rounds, or 1.05.\n\n' +
+      table(['scenario', 'variant', 'ns / delivery', 'x plain', 'plain spread (rounds)', 'deliveries / s', 'within noise'], s6Rows))
+  }
   return parts.join('\n\n')
 }
 

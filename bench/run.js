@@ -8,19 +8,20 @@ const { spawn, execFileSync } = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { render } = require('./report')
+const { render, targets } = require('./report')
 
 const quick = process.argv.includes('--quick')
 // --only=s1 (development): one scenario, printed, nothing written.
 const only = (process.argv.find((a) => a.startsWith('--only=')) || '').slice(7)
-const CONTENDERS = ['fastify-ws-notify', 'ws-limit', 'old-way', 'socket.io']
+const PLUGIN = 'fastify-ws-notify'
+const CONTENDERS = [PLUGIN, 'ws-limit', 'old-way', 'socket.io']
 // Three rounds; --quick runs one (CI checks the bench still runs and counts right).
 const ROUNDS = quick ? 1 : 3
 
 // Scenario sizes. --quick keeps every scenario and contender, with fewer sockets and frames.
 const SIZES = quick
-  ? { s1: [500], deliveries: 10_000, s2: 500, s2Ms: 500, s5: 50, s5Ms: [400, 800], s5Rate: 400 }
-  : { s1: [1000, 10_000], deliveries: 60_000, s2: 5000, s2Ms: 1500, s5: 200, s5Ms: [600, 1500], s5Rate: 400 }
+  ? { s1: [500], deliveries: 10_000, s2: 500, s2Ms: 500, s5: 50, s5Ms: [400, 800], s5Rate: 400, s6: 500, s6Ms: 500, s6Bursts: 1 }
+  : { s1: [1000, 10_000], deliveries: 60_000, s2: 5000, s2Ms: 1500, s5: 200, s5Ms: [600, 1500], s5Rate: 400, s6: 10_000, s6Ms: 1000, s6Bursts: 3 }
 const PAYLOADS = [100, 1024]
 const BURSTS = [1, 20]
 const S5_PAYLOAD = 8192
@@ -70,22 +71,23 @@ function child (script, args, core) {
 }
 
 /** One server and one client process for one contender, `n` sockets connected and subscribed. */
-async function session (contender, { n, groups = false, staller = false }, body) {
+// `options`: plugin options (S6); `dashboard`: one more socket on `all`, connected as the dashboard page.
+async function session (contender, { n, groups = false, staller = false, options, dashboard = false }, body) {
   const server = child('server.js', ['--expose-gc'], 0)
   const clients = child('clients.js', [], 1)
   try {
-    const { port } = await server.call('start', { contender })
+    const { port } = await server.call('start', { contender, options })
     const empty = await server.call('memory')
     const c0 = Date.now()
-    await clients.call('connect', { port, contender, n, channels: { groups }, staller })
+    await clients.call('connect', { port, contender, n, channels: { groups }, staller, dashboard })
     if (process.env.BENCH_DEBUG) log(`${contender}: ${n} sockets connected in ${Date.now() - c0} ms`)
-    const expect = { all: n + (staller ? 1 : 0) }
+    const expect = { all: n + (staller ? 1 : 0) + (dashboard ? 1 : 0) }
     if (groups) for (let g = 0; g < 10; g++) expect[`g${g}`] = n / 10
     const { counts } = await server.call('count', { channels: Object.keys(expect) })
     for (const [channel, count] of Object.entries(expect)) {
       if (counts[channel] !== count) throw new Error(`${contender}: ${counts[channel]} subscribers on ${channel}, expected ${count}`)
     }
-    return await body({ server, clients, empty })
+    return await body({ server, clients, empty, port })
   } finally {
     await Promise.all([server.stop(), clients.stop()])
   }
@@ -236,6 +238,58 @@ async function s5 () {
   return medians(samples)
 }
 
+// S6: the plugin's S1 fan-out plain, with one dashboard open, and with metrics scraped.
+const OBSERVED = [
+  { variant: 'plain', options: undefined, dashboard: false, poll: null },
+  { variant: 'dashboard', options: { dashboard: true }, dashboard: true, poll: '/ws/stats' },
+  { variant: 'metrics', options: { metrics: true }, dashboard: false, poll: '/ws/metrics' }
+]
+
+/**
+ * Each burst publishes back to back for s6Ms (not a fixed count), so the once-a-second reads fall
+ * inside the CPU window: the poller restarts with each burst, its first read at the burst's start
+ * (one read per 1000 ms burst: the page's own rate; 500 ms in --quick: twice it). A session's
+ * sample is the median of its s6Bursts bursts; the variants' order rotates from round to round.
+ */
+async function s6 () {
+  const n = SIZES.s6
+  const samples = {}
+  const burst = async (ctx, { variant, subscribers, poll, perTick }) => {
+    await ctx.clients.call('reset')
+    if (poll !== null) await ctx.clients.call('poll', { port: ctx.port, path: poll })
+    const published = await ctx.server.call('burst', { kind: 'channel', targets: ['all'], perTick, size: 100, durationMs: SIZES.s6Ms })
+    const expected = subscribers * perTick * published.ticks
+    const got = await ctx.clients.call('await', { total: expected, perClient: perTick * published.ticks, timeoutMs: 20_000 })
+    const { cpuMicros } = await ctx.server.call('end')
+    if (poll !== null) await ctx.clients.call('poll', { path: null })
+    if (published.deliveries !== expected) throw new Error(`S6 ${variant}: server counted ${published.deliveries} deliveries, expected ${expected}`)
+    return { nsPerDelivery: (cpuMicros * 1000) / expected, deliveriesPerSecond: expected / ((got.lastAt - published.t0) / 1e6) }
+  }
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (let v = 0; v < OBSERVED.length; v++) {
+      const { variant, options, dashboard, poll } = OBSERVED[(v + round - 1) % OBSERVED.length]
+      await session(PLUGIN, { n, options, dashboard }, async (ctx) => {
+        const subscribers = n + (dashboard ? 1 : 0)
+        for (const perTick of BURSTS) {
+          const bursts = []
+          for (let b = 0; b < SIZES.s6Bursts; b++) bursts.push(await burst(ctx, { variant, subscribers, poll, perTick }))
+          push(samples, `n=${n} perTick=${perTick} payload=100`, variant, medians({ s: { b: bursts } }).s.b)
+        }
+        await ctx.clients.call('reset') // fails the run on any error of the page's reads
+      })
+      log(`S6 n=${n} round ${round} ${variant} done`)
+    }
+  }
+  // Medians over rounds, plus every round's plain figure for the spread.
+  const out = {}
+  for (const [key, byVariant] of Object.entries(medians(samples))) {
+    out[key] = {}
+    for (const { variant } of OBSERVED) out[key][variant] = byVariant[variant]
+    out[key].plain.rounds = samples[key].plain.map((s) => s.nsPerDelivery)
+  }
+  return out
+}
+
 function versions () {
   const version = (name) => require(`${name}/package.json`).version
   return {
@@ -261,6 +315,12 @@ async function main () {
     scenarios: {}
   }
   if (only === 's5') return console.log(JSON.stringify(await s5(), null, 1))
+  if (only === 's6') {
+    results.scenarios.s6 = await s6()
+    console.log(JSON.stringify(results.scenarios.s6, null, 1))
+    for (const t of targets(results)) console.log(`${t.ok ? 'met   ' : 'MISSED'} ${t.name}: ${t.value}`)
+    return
+  }
   const { s1, s3, s4 } = await s1s3s4()
   results.scenarios.s1 = s1
   // S2's rate: half of the slowest contender's measured maximum at 1 notification per tick.
@@ -272,6 +332,7 @@ async function main () {
   results.scenarios.s3 = s3
   results.scenarios.s4 = s4
   results.scenarios.s5 = await s5()
+  results.scenarios.s6 = await s6()
   results.durationSeconds = Math.round((Date.now() - started) / 1000)
   // A quick run (CI) must not dirty the tree: its results go to the temp directory.
   const file = quick ? path.join(os.tmpdir(), 'fastify-ws-notify-bench.quick.json') : path.join(__dirname, 'results.json')

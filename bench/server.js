@@ -50,12 +50,13 @@ class Registry {
 }
 
 // 1. The plugin, through app.notify / app.notifications.sendTo.
-async function startPlugin () {
+// `options` (S6): extra plugin options, such as { dashboard: true } or { metrics: true }.
+async function startPlugin (options = {}) {
   const Fastify = require('fastify')
   // The built plugin (npm run build). BENCH_PLUGIN may name another build of it, for profiling.
   const notifications = require(process.env.BENCH_PLUGIN || '../dist/lib/index.js')
   const app = Fastify()
-  await app.register(notifications, { channels: ['all', ...groupNames] })
+  await app.register(notifications, { channels: ['all', ...groupNames], ...options })
   await app.listen({ port: 0, host: '127.0.0.1' })
   const pending = []
   return {
@@ -216,8 +217,9 @@ let subject = null
 let window = null
 
 const handlers = {
-  async start ({ contender }) {
-    subject = await starters[contender]()
+  async start ({ contender, options }) {
+    if (options !== undefined && contender !== 'fastify-ws-notify') throw new Error(`${contender} takes no plugin options`)
+    subject = await starters[contender](options)
     return { port: subject.port }
   },
   async memory () {
@@ -232,13 +234,18 @@ const handlers = {
   },
   /**
    * Publishes `ticks` event-loop turns of `perTick` notifications to each target, one turn after
-   * another (setImmediate between, so I/O runs), and starts the CPU window.
+   * another (setImmediate between, so I/O runs), and starts the CPU window. With `durationMs`
+   * (S6), turns go on until that much time has passed instead, so that once-a-second readers
+   * land inside the window; `ticks` in the answer says how many ran.
    */
-  async burst ({ kind, targets, perTick, ticks, size }) {
+  async burst ({ kind, targets, perTick, ticks, size, durationMs }) {
     const pad = padFor(size)
     await collectGarbage()
     window = { cpu: process.cpuUsage(), t0: nowMicros() }
-    for (let t = 0; t < ticks; t++) {
+    const deadline = durationMs === undefined ? Infinity : performance.now() + durationMs
+    const turns = durationMs === undefined ? ticks : Infinity
+    let t = 0
+    for (; t < turns && performance.now() < deadline; t++) {
       for (let k = 0; k < perTick; k++) {
         for (let i = 0; i < targets.length; i++) {
           if (kind === 'client') subject.sendTo(targets[i], { s: nowMicros(), pad })
@@ -248,7 +255,7 @@ const handlers = {
       await nextLoop()
     }
     const deliveries = await subject.settle()
-    return { deliveries, t0: window.t0 }
+    return { deliveries, ticks: t, t0: window.t0 }
   },
   /** Ends the CPU window opened by burst, once the clients have everything. */
   async end () {
