@@ -51,3 +51,7 @@ export const FST_WS_NOTIFY_INVALID_IDENTITY = createError(
 /** The Redis adapter (or an external publisher) cannot reach Redis: the message did not reach other instances. */
 export const FST_WS_NOTIFY_BROKER_UNAVAILABLE = createError(
   'FST_WS_NOTIFY_BROKER_UNAVAILABLE', 'The broker (Redis) cannot be reached: %s', 503)
+
+/** disconnect() was given a close code or reason a close frame cannot carry. */
+export const FST_WS_NOTIFY_INVALID_CLOSE = createError(
+  'FST_WS_NOTIFY_INVALID_CLOSE', 'Invalid close for disconnect(): %s', 500, RangeError)

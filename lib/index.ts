@@ -22,8 +22,8 @@ import { registerDashboard } from './dashboard'
 import { registerAsyncApi } from './asyncapi'
 import { registerMetrics } from './metrics'
 import { sumStats } from './cluster-stats'
-import { FST_WS_NOTIFY_ALREADY_REGISTERED } from './errors'
-import { CloseCode } from './protocol'
+import { FST_WS_NOTIFY_ALREADY_REGISTERED, FST_WS_NOTIFY_INVALID_CLOSE } from './errors'
+import { CLOSE_REASON_MAX_BYTES, CloseCode, isSendableCloseCode } from './protocol'
 import * as errors from './errors'
 // Broker adapter and external publisher: ioredis is loaded only when a URL is given.
 import { redisAdapter } from './redis-adapter'
@@ -92,6 +92,11 @@ async function plugin (fastify: FastifyInstance, options: NotificationsOptions):
     stats: () => hub.stats(),
     channels: () => [...registry.names],
     disconnect (clientId, code = CloseCode.NORMAL, reason = '') {
+      // Checked before any socket leaves the hub: ws would throw on them mid-loop.
+      if (!isSendableCloseCode(code)) throw new FST_WS_NOTIFY_INVALID_CLOSE(`code ${String(code)}: use 1000-1003, 1007-1014 or 3000-4999`)
+      if (typeof reason !== 'string' || Buffer.byteLength(reason) > CLOSE_REASON_MAX_BYTES) {
+        throw new FST_WS_NOTIFY_INVALID_CLOSE(`reason must be a string of at most ${CLOSE_REASON_MAX_BYTES} bytes`)
+      }
       const sockets = hub.clients.get(clientId)
       if (sockets === undefined) return 0
       const list = [...sockets]

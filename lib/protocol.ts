@@ -16,6 +16,16 @@ export const CloseCode = {
   TRY_AGAIN_LATER: 1013
 } as const
 
+/** Codes a server may send in a close frame (RFC 6455 7.4; 1004-1006 and 1015 are never sent). */
+export function isSendableCloseCode (code: unknown): code is number {
+  if (typeof code !== 'number' || !Number.isInteger(code)) return false
+  if (code >= 3000 && code <= 4999) return true
+  return code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006
+}
+
+/** A close frame holds at most 123 bytes of reason. */
+export const CLOSE_REASON_MAX_BYTES = 123
+
 export type ErrorCode =
   | 'INVALID_JSON' | 'INVALID_MESSAGE' | 'UNKNOWN_ACTION' | 'INVALID_CHANNEL'
   | 'FORBIDDEN' | 'RATE_LIMITED' | 'TOO_MANY_SUBSCRIPTIONS'

@@ -79,3 +79,17 @@ test('disconnect terminates a socket whose peer does not answer the close within
   tcpSocketOf(mute).resume()
   await within(mute.closed, 'the mute client to see its end')
 })
+
+test('disconnect refuses a close code or reason a close frame cannot carry, and closes nothing', async (t) => {
+  const { app, url } = await build(t)
+  const alice = await connect(t, url, '?client_id=alice')
+  await alice.request({ action: 'subscribe', channel: 'alpha' })
+  for (const code of [999, 1004, 1005, 1006, 1015, 2000, 5000, 1000.5, Number.NaN]) {
+    t.throws(() => app.notifications.disconnect('alice', code), { code: 'FST_WS_NOTIFY_INVALID_CLOSE', message: /code/ }, `code ${code}`)
+  }
+  t.throws(() => app.notifications.disconnect('alice', 1000, 'x'.repeat(124)), { code: 'FST_WS_NOTIFY_INVALID_CLOSE', message: /123 bytes/ })
+  t.match(app.notifications.stats(), { total_clients: 1, channel_stats: { alpha: 1 } }, 'alice is still in every map')
+  t.equal(await app.notify('alpha', 'still', {}), 1, 'and still receives')
+  t.equal(app.notifications.disconnect('alice', 4999, 'x'.repeat(123)), 1, 'the limits themselves are accepted')
+  t.same(await within(alice.closed, 'alice to close'), { code: 4999, reason: 'x'.repeat(123) })
+})
