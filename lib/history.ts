@@ -46,8 +46,9 @@ function newEpoch (): string {
 }
 
 /** One channel's ring buffer. Offsets held are contiguous: oldest = offset - count + 1. */
-class ChannelLog {
-  readonly epoch = newEpoch()
+export class ChannelLog {
+  /** The history's epoch; a broker adapter's mirror starts empty and takes the cluster's. */
+  epoch: string
   readonly latest: boolean
   offset = 0
   readonly #capacity: number
@@ -58,7 +59,8 @@ class ChannelLog {
   #head = 0
   count = 0
 
-  constructor (size: number, ttl: number, latest: boolean) {
+  constructor (size: number, ttl: number, latest: boolean, epoch: string) {
+    this.epoch = epoch
     this.#capacity = size
     this.#ttl = ttl
     this.latest = latest
@@ -74,6 +76,15 @@ class ChannelLog {
     this.#times[index] = now
     if (this.count < this.#capacity) this.count++
     else this.#head = (this.#head + 1) % this.#capacity
+  }
+
+  /** Starts over at another epoch (or after a hole): nothing kept, the next offset is offset + 1. */
+  reset (epoch: string, offset: number): void {
+    this.epoch = epoch
+    this.offset = offset
+    this.#messages.fill(undefined)
+    this.#head = 0
+    this.count = 0
   }
 
   /** Drops messages older than ttl (oldest first: they were appended in time order). */
@@ -98,34 +109,32 @@ class ChannelLog {
   }
 }
 
-/** The default HistoryStore: this process's memory. */
-export class MemoryHistory implements HistoryStore {
-  readonly #logs = new Map<string, ChannelLog>()
+/**
+ * What every HistoryStore kept in per-channel logs shares: lookups, resume and `latest`. Stores
+ * differ only in where offsets come from (`append`).
+ */
+export abstract class LogHistory implements HistoryStore {
+  protected readonly logs = new Map<string, ChannelLog>()
 
-  constructor (channels: ReadonlyMap<string, ChannelConfig>) {
+  constructor (channels: ReadonlyMap<string, ChannelConfig>, epochOf: () => string) {
     for (const { name, history, latest } of channels.values()) {
-      if (history !== null) this.#logs.set(name, new ChannelLog(history.size, history.ttl, latest))
+      if (history !== null) this.logs.set(name, new ChannelLog(history.size, history.ttl, latest, epochOf()))
     }
   }
 
-  has (channel: string): boolean {
-    return this.#logs.has(channel)
-  }
+  abstract append (channel: string, build: (offset: number) => string): string
 
-  append (channel: string, build: (offset: number) => string): string {
-    const log = this.#logs.get(channel) as ChannelLog
-    const json = build(log.offset + 1)
-    log.append(json, Date.now())
-    return json
+  has (channel: string): boolean {
+    return this.logs.has(channel)
   }
 
   position (channel: string): HistoryPosition | undefined {
-    const log = this.#logs.get(channel)
+    const log = this.logs.get(channel)
     return log === undefined ? undefined : { epoch: log.epoch, offset: log.offset }
   }
 
   after (channel: string, since: ResumePosition): string[] | null {
-    const log = this.#logs.get(channel)
+    const log = this.logs.get(channel)
     if (log === undefined || since.epoch !== log.epoch || since.offset > log.offset) return null
     log.evict(Date.now())
     const oldest = log.offset - log.count + 1
@@ -134,7 +143,7 @@ export class MemoryHistory implements HistoryStore {
   }
 
   latest (channel: string): string | undefined {
-    const log = this.#logs.get(channel)
+    const log = this.logs.get(channel)
     if (log === undefined || !log.latest) return undefined
     log.evict(Date.now())
     return log.count === 0 ? undefined : log.slice(log.offset)[0]
@@ -143,11 +152,25 @@ export class MemoryHistory implements HistoryStore {
   size (): number {
     const now = Date.now()
     let held = 0
-    for (const log of this.#logs.values()) {
+    for (const log of this.logs.values()) {
       log.evict(now)
       held += log.count
     }
     return held
+  }
+}
+
+/** The default HistoryStore: this process's memory; offsets are assigned here. */
+export class MemoryHistory extends LogHistory {
+  constructor (channels: ReadonlyMap<string, ChannelConfig>) {
+    super(channels, newEpoch)
+  }
+
+  append (channel: string, build: (offset: number) => string): string {
+    const log = this.logs.get(channel) as ChannelLog
+    const json = build(log.offset + 1)
+    log.append(json, Date.now())
+    return json
   }
 }
 

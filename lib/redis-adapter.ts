@@ -17,7 +17,8 @@ import type { Redis, RedisOptions } from 'ioredis'
 import { deliverLocally, type Adapter, type AdapterContext, type AdapterFactory, type Route } from './adapter'
 import type { ChannelConfig } from './options'
 import type { Hub } from './hub'
-import { MirroredHistory, type ChannelMirror } from './redis-history'
+import { MirroredHistory } from './redis-history'
+import type { ChannelLog } from './history'
 import { PUBLISH_WITH_OFFSET, READ_HISTORY } from './redis-scripts'
 import { ClusterStatsReporter, type ClusterStats } from './cluster-stats'
 import { FST_WS_NOTIFY_BROKER_UNAVAILABLE, FST_WS_NOTIFY_INVALID_OPTION } from './errors'
@@ -201,7 +202,7 @@ interface Held {
 
 /** Per-channel state of the mirror feed. */
 interface Feed {
-  readonly mirror: ChannelMirror
+  readonly mirror: ChannelLog
   /** Messages received while a read of the Stream is in flight, or out of order. */
   held: Held[]
   reading: boolean
@@ -255,7 +256,7 @@ class RedisAdapter implements Adapter {
     this.#subscriber.on('message', (pubsub: string, payload: string) => this.#onMessage(pubsub, payload))
     for (const [name, config] of context.channels) {
       if (config.history !== null) {
-        this.#feeds.set(name, { mirror: this.history.mirror(name) as ChannelMirror, held: [], reading: false, readAgain: false })
+        this.#feeds.set(name, { mirror: this.history.mirror(name) as ChannelLog, held: [], reading: false, readAgain: false })
       }
     }
     this.#stats = new ClusterStatsReporter(this.#command, config.keyPrefix, this.#id, config.statsInterval, () => this.#hub.stats())
@@ -370,8 +371,8 @@ class RedisAdapter implements Adapter {
   }
 
   /** Keeps and delivers one message: one synchronous step (see history.ts, subscribeWithHistory). */
-  #apply (channel: string, mirror: ChannelMirror, message: Held): void {
-    mirror.push(message.json, message.time)
+  #apply (channel: string, mirror: ChannelLog, message: Held): void {
+    mirror.append(message.json, message.time)
     this.#settle(message.tag, deliverLocally(this.#hub, { kind: 'channel', channel }, message.json))
   }
 
@@ -437,7 +438,7 @@ class RedisAdapter implements Adapter {
    * instance's subscribers of the channel are closed (1012) so that their client resumes and
    * learns `recovered: false`. Not at start, when nobody is subscribed yet.
    */
-  #holeAt (channel: string, mirror: ChannelMirror, epoch: string, offset: number): void {
+  #holeAt (channel: string, mirror: ChannelLog, epoch: string, offset: number): void {
     const known = mirror.epoch !== ''
     mirror.reset(epoch, offset)
     if (!known) return

@@ -185,21 +185,9 @@ declare namespace fastifyWsNotify {
   }
 
   /** The sums over live instances served by `GET ${path}/stats?scope=cluster`. */
-  export interface ClusterStats {
+  export interface ClusterStats extends Omit<NotificationStats, 'uptime_seconds' | 'cluster'> {
+    /** Live instances that reported their figures. `history_messages` is the largest count: every instance holds a copy. */
     instances: number
-    total_clients: number
-    total_channels: number
-    total_messages_sent: number
-    total_connections_ever: number
-    channel_stats: Record<string, number>
-    active_channels: string[]
-    notifications_published: number
-    bytes_sent: number
-    messages_dropped: number
-    slow_consumers_closed: number
-    broker_errors: number
-    /** Every instance holds a copy of the history: the largest count. */
-    history_messages: number
   }
 
   /** What `redisAdapter()` returns, for the `adapter` option (built by the plugin at registration). */
