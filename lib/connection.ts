@@ -12,15 +12,21 @@ import { CloseCode, parseClientFrame, type ErrorCode, type RequestId } from './p
 import type { Auth } from './auth'
 import type { Identity } from '../types/index'
 import { channelNameTooLong, connectionLimitReached, subscriptionLimitReached } from './limits'
-import { InboundRateLimiter, type RateVerdict } from './rate-limit'
+import { InboundRateLimit, type RateState, type RateVerdict } from './rate-limit'
 
-export interface ConnectionContext {
+export interface ConnectionOptions {
   readonly config: Config
   readonly hub: Hub
   readonly registry: ChannelRegistry
   readonly history: HistoryStore
   readonly auth: Auth
   readonly log: FastifyBaseLogger
+}
+
+/** What every socket of one registration shares: one per registration, referenced by each socket. */
+interface ConnectionContext extends ConnectionOptions {
+  /** null when rateLimit is false. */
+  readonly rateLimit: InboundRateLimit | null
 }
 
 /** Who is on the other end of a socket, for `authorize`. */
@@ -104,83 +110,135 @@ function onFrame (context: ConnectionContext, connection: Connection, data: RawD
   send(hub, connection, { type: 'unsubscribed', channel, timestamp, id: frame.id })
 }
 
+/**
+ * One socket's state beyond the hub's, on the same object: who the peer is, its rate limit, and
+ * frames waiting for an async authorize. Its listeners are module-level functions that find it
+ * through the socket (kSession): an idle socket costs this one object, no closures.
+ */
+class Session extends Connection implements RateState {
+  readonly context: ConnectionContext
+  readonly identity: Identity
+  readonly request: FastifyRequest
+  rateFullAt = 0
+  refusedInARow = 0
+  /** Set while an async `authorize` decides; the socket's next frames wait in `backlog`. */
+  pending: Promise<void> | null = null
+  /** Created on the first frame that has to wait. */
+  backlog: Array<{ data: RawData, isBinary: boolean }> | null = null
+
+  constructor (context: ConnectionContext, ws: WebSocket, clientId: string, request: FastifyRequest) {
+    super(ws, clientId)
+    this.context = context
+    this.request = request
+    this.identity = context.auth.identityOf(request, clientId)
+  }
+}
+
+const kSession = Symbol('fastify-ws-notify.session')
+type SessionSocket = WebSocket & { [kSession]: Session }
+
+// A bug of ours on one socket closes that socket, never the process.
+function fail (session: Session, err: unknown): void {
+  session.context.log.error({ err }, 'fastify-ws-notify: unexpected error handling a frame')
+  session.backlog = null
+  session.ws.close(CloseCode.INTERNAL_ERROR, 'internal error')
+}
+
+function handle (session: Session, data: RawData, isBinary: boolean): void {
+  try {
+    const waiting = onFrame(session.context, session, data, isBinary, session)
+    if (waiting !== undefined) {
+      session.pending = waiting.then(() => drain(session), (err: unknown) => { fail(session, err); drain(session) })
+    }
+  } catch (err) {
+    fail(session, err)
+  }
+}
+
+// Frames of one socket are answered in the order they came, even across an async authorize.
+function drain (session: Session): void {
+  session.pending = null
+  // Re-read each turn: a frame that fails or closes the socket drops the rest.
+  for (let next = session.backlog?.shift(); next !== undefined; next = session.pending === null ? session.backlog?.shift() : undefined) {
+    handle(session, next.data, next.isBinary)
+  }
+}
+
+function refuse (session: Session, verdict: Exclude<RateVerdict, 'accept'>, why: string): void {
+  const { hub } = session.context
+  if (verdict === 'close') {
+    session.backlog = null
+    hub.remove(session)
+    hub.close(session, CloseCode.POLICY, 'rate limit exceeded')
+    return
+  }
+  sendError(hub, session, 'RATE_LIMITED', why, undefined)
+}
+
+// The socket's listeners: `this` is the socket (EventEmitter calls them so).
+function onMessage (this: WebSocket, data: RawData, isBinary: boolean): void {
+  if (this.readyState !== this.OPEN) return
+  const session = (this as SessionSocket)[kSession]
+  const { config, rateLimit } = session.context
+  const now = Date.now()
+  session.lastSeenAt = now
+  // Checked before parsing, so a flood costs no parse; the refused frame is not read (no id).
+  const verdict = rateLimit === null ? 'accept' : rateLimit.check(session, now)
+  if (verdict !== 'accept') {
+    const { perSecond, burst } = config.rateLimit as { perSecond: number, burst: number }
+    return refuse(session, verdict, `Too many frames: at most ${burst} at once and ${perSecond} per second; ` +
+      `this frame was not processed, and ${burst} refusals in a row close the connection (1008)`)
+  }
+  if (session.pending === null) handle(session, data, isBinary)
+  else if (session.backlog === null) session.backlog = [{ data, isBinary }]
+  else if (session.backlog.length < MAX_PENDING_FRAMES) session.backlog.push({ data, isBinary })
+  else refuse(session, 'refuse', `Too many frames waiting for an earlier subscribe to be authorized (at most ${MAX_PENDING_FRAMES})`)
+}
+
+function onPong (this: WebSocket): void {
+  const session = (this as SessionSocket)[kSession]
+  session.lastSeenAt = Date.now()
+  session.awaitingPong = false
+}
+
+function onClose (this: WebSocket): void {
+  const session = (this as SessionSocket)[kSession]
+  session.backlog = null
+  session.context.hub.remove(session)
+}
+
+function onError (this: WebSocket, err: Error): void {
+  const session = (this as SessionSocket)[kSession]
+  session.context.log.debug({ err }, 'fastify-ws-notify: socket error')
+  session.context.hub.remove(session)
+}
+
+function ignoreError (): void {}
+
 /** The WebSocket route handler: registers the socket with the hub and wires its events. */
-export function createConnectionHandler (context: ConnectionContext) {
-  const { hub, registry, log, config } = context
+export function createConnectionHandler (options: ConnectionOptions) {
+  const context: ConnectionContext = {
+    ...options,
+    rateLimit: options.config.rateLimit === false ? null : new InboundRateLimit(options.config.rateLimit)
+  }
+  const { hub, registry, config } = context
   return function onConnection (ws: WebSocket, clientId: string | undefined, request: FastifyRequest): void {
     // Two upgrades may both pass the HTTP 503 check before either socket exists: 1013 here.
     if (connectionLimitReached(config, hub, clientId) !== null) {
-      ws.on('error', () => {})
+      ws.on('error', ignoreError)
       ws.close(CloseCode.TRY_AGAIN_LATER, 'connection limit reached')
       return
     }
-    const connection = new Connection(ws, clientId ?? randomUUID())
-    const peer: Peer = { identity: context.auth.identityOf(request, connection.clientId), request }
-    hub.add(connection)
-    const limiter = config.rateLimit === false ? null : new InboundRateLimiter(config.rateLimit, Date.now())
-    // Frames of one socket are answered in the order they came, even across an async authorize.
-    let pending: Promise<void> | null = null
-    const backlog: Array<{ data: RawData, isBinary: boolean }> = []
-    const fail = (err: unknown): void => {
-      // A bug of ours on one socket closes that socket, never the process.
-      log.error({ err }, 'fastify-ws-notify: unexpected error handling a frame')
-      backlog.length = 0
-      connection.ws.close(CloseCode.INTERNAL_ERROR, 'internal error')
-    }
-    const handle = (data: RawData, isBinary: boolean): void => {
-      try {
-        const waiting = onFrame(context, connection, data, isBinary, peer)
-        if (waiting !== undefined) pending = waiting.then(drain, (err: unknown) => { fail(err); drain() })
-      } catch (err) {
-        fail(err)
-      }
-    }
-    const drain = (): void => {
-      pending = null
-      for (let next = backlog.shift(); next !== undefined; next = isWaiting() ? undefined : backlog.shift()) {
-        handle(next.data, next.isBinary)
-      }
-    }
-    const isWaiting = (): boolean => pending !== null
-    const refuse = (verdict: Exclude<RateVerdict, 'accept'>, why: string): void => {
-      if (verdict === 'close') {
-        backlog.length = 0
-        hub.remove(connection)
-        hub.close(connection, CloseCode.POLICY, 'rate limit exceeded')
-        return
-      }
-      sendError(hub, connection, 'RATE_LIMITED', why, undefined)
-    }
-    ws.on('message', (data, isBinary) => {
-      if (ws.readyState !== ws.OPEN) return
-      const now = Date.now()
-      connection.lastSeenAt = now
-      // Checked before parsing, so a flood costs no parse; the refused frame is not read (no id).
-      const verdict = limiter === null ? 'accept' : limiter.check(now)
-      if (verdict !== 'accept') {
-        const { perSecond, burst } = config.rateLimit as { perSecond: number, burst: number }
-        return refuse(verdict, `Too many frames: at most ${burst} at once and ${perSecond} per second; ` +
-          `this frame was not processed, and ${burst} refusals in a row close the connection (1008)`)
-      }
-      if (!isWaiting()) handle(data, isBinary)
-      else if (backlog.length < MAX_PENDING_FRAMES) backlog.push({ data, isBinary })
-      else refuse('refuse', `Too many frames waiting for an earlier subscribe to be authorized (at most ${MAX_PENDING_FRAMES})`)
-    })
-    ws.on('pong', () => {
-      connection.lastSeenAt = Date.now()
-      connection.awaitingPong = false
-    })
-    ws.on('close', () => {
-      backlog.length = 0
-      hub.remove(connection)
-    })
-    ws.on('error', (err) => {
-      log.debug({ err }, 'fastify-ws-notify: socket error')
-      hub.remove(connection)
-    })
-    send(hub, connection, {
+    const session = new Session(context, ws, clientId ?? randomUUID(), request)
+    ;(ws as SessionSocket)[kSession] = session
+    hub.add(session)
+    ws.on('message', onMessage)
+    ws.on('pong', onPong)
+    ws.on('close', onClose)
+    ws.on('error', onError)
+    send(hub, session, {
       type: 'connected',
-      client_id: connection.clientId,
+      client_id: session.clientId,
       available_channels: registry.names,
       timestamp: new Date().toISOString()
     })

@@ -1,27 +1,36 @@
 // Inbound rate limit: a token bucket per socket refilled from timestamps (no timers); RATE_LIMITED
 // for a frame over the allowance, close 1008 for a client that keeps going; other clients unaffected.
 import { test } from 'tap'
-import { TokenBucket, InboundRateLimiter } from '../lib/rate-limit'
+import { InboundRateLimit, type RateState } from '../lib/rate-limit'
 import { build, connect } from './helper'
 import type { NotificationsOptions } from '../types/index'
 
-test('TokenBucket: burst at once, then perSecond, refilled lazily and capped at burst', async (t) => {
-  const bucket = new TokenBucket({ perSecond: 2, burst: 3 }, 0)
-  t.same([bucket.take(0), bucket.take(0), bucket.take(0), bucket.take(0)], [true, true, true, false])
-  t.notOk(bucket.take(499), 'not yet a whole token')
-  t.ok(bucket.take(500))
-  t.notOk(bucket.take(500))
-  t.same([bucket.take(60_000), bucket.take(60_000), bucket.take(60_000), bucket.take(60_000)], [true, true, true, false], 'never more than burst')
-  t.notOk(bucket.take(59_000), 'a clock that goes back adds nothing')
+const fresh = (): RateState => ({ rateFullAt: 0, refusedInARow: 0 })
+
+test('InboundRateLimit.take: burst at once, then perSecond, refilled lazily and capped at burst', async (t) => {
+  const limit = new InboundRateLimit({ perSecond: 2, burst: 3 })
+  const state = fresh()
+  t.same([limit.take(state, 0), limit.take(state, 0), limit.take(state, 0), limit.take(state, 0)], [true, true, true, false])
+  t.notOk(limit.take(state, 499), 'not yet a whole token')
+  t.ok(limit.take(state, 500))
+  t.notOk(limit.take(state, 500))
+  t.same([60_000, 60_000, 60_000, 60_000].map((now) => limit.take(state, now)), [true, true, true, false], 'never more than burst')
+  t.notOk(limit.take(state, 59_000), 'a clock that goes back adds nothing')
+  const third = new InboundRateLimit({ perSecond: 3, burst: 3 })
+  const other = fresh()
+  t.same([0, 0, 0, 0].map((now) => third.take(other, now)), [true, true, true, false], 'intervals that are not whole milliseconds')
+  t.same([333, 334, 666, 667].map((now) => third.take(other, now)), [false, true, false, true])
 })
 
-test('InboundRateLimiter: `burst` refusals in a row, then close; an accepted frame resets the count', async (t) => {
-  const limiter = new InboundRateLimiter({ perSecond: 1, burst: 2 }, 0)
-  t.same([0, 0, 0, 0, 0].map(() => limiter.check(0)), ['accept', 'accept', 'refuse', 'refuse', 'close'])
-  const patient = new InboundRateLimiter({ perSecond: 1, burst: 2 }, 0)
-  t.same([patient.check(0), patient.check(0), patient.check(0), patient.check(0)], ['accept', 'accept', 'refuse', 'refuse'])
-  t.equal(patient.check(1000), 'accept', 'waiting earns a token back')
-  t.same([patient.check(1000), patient.check(1000)], ['refuse', 'refuse'], 'and resets the refusals')
+test('InboundRateLimit.check: `burst` refusals in a row, then close; an accepted frame resets the count', async (t) => {
+  const limit = new InboundRateLimit({ perSecond: 1, burst: 2 })
+  const flooder = fresh()
+  t.same([0, 0, 0, 0, 0].map(() => limit.check(flooder, 0)), ['accept', 'accept', 'refuse', 'refuse', 'close'])
+  const patient = fresh()
+  t.same([patient, patient, patient, patient].map((state) => limit.check(state, 0)), ['accept', 'accept', 'refuse', 'refuse'])
+  t.equal(limit.check(patient, 1000), 'accept', 'waiting earns a token back')
+  t.same([limit.check(patient, 1000), limit.check(patient, 1000)], ['refuse', 'refuse'], 'and resets the refusals')
+  t.same(limit.check(fresh(), 0), 'accept', 'one registration\'s limit, separate state per socket')
 })
 
 test('a flooding socket gets RATE_LIMITED, then 1008; another socket is unaffected', async (t) => {
