@@ -13,7 +13,7 @@ export class Connection implements Writable {
   readonly clientId: string
   readonly direct: Duplex | null
   readonly channels = new Set<string>()
-  corked = false
+  queued: Buffer | Buffer[] | null = null
   tickBytes = 0
   /** Date.now() of the last frame or pong from the peer. */
   lastSeenAt = Date.now()
@@ -141,6 +141,14 @@ export class Hub {
     return written
   }
 
+  /**
+   * Hands the frames this tick queued for a socket to it now, rather than at the end of the tick:
+   * call it before closing a socket, so that they precede the close frame.
+   */
+  flush (connection: Connection): void {
+    this.#sender.flush(connection)
+  }
+
   /** Control replies (subscribed, pong, error...): not counted as messages. */
   reply (connection: Connection, message: EncodedMessage): void {
     this.#sender.write(connection, message)
@@ -152,7 +160,10 @@ export class Hub {
     let written = 0
     for (const connection of targets) {
       // What the peer has not read from earlier ticks; this tick's own burst does not count.
-      if (connection.ws.bufferedAmount - connection.tickBytes > limit) {
+      // A direct socket's queue is all of it (ws's own sender queues only for deflate).
+      const direct = connection.direct
+      const queued = direct !== null ? direct.writableLength : connection.ws.bufferedAmount
+      if (queued - connection.tickBytes > limit) {
         this.#slowConsumer(connection)
         continue
       }
@@ -180,6 +191,8 @@ export class Hub {
    */
   close (connection: Connection, code: number, reason: string): void {
     const ws = connection.ws
+    // What this tick wrote to the socket goes before the close frame (disconnect after notify).
+    this.flush(connection)
     ws.close(code, reason)
     const timer = setTimeout(terminate, this.#options.closeTimeout, ws)
     timer.unref()

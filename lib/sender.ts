@@ -1,7 +1,7 @@
 // Outbound frames: each message is encoded into one WebSocket frame once, and the same buffer is
-// written to every socket. Writes made within one event-loop tick are coalesced: a socket is
-// corked on its first write of the tick and all corked sockets are uncorked in one nextTick, so a
-// burst of notifications costs one syscall per socket. This is the hot path of fan-out: no
+// written to every socket. Writes made within one event-loop tick are coalesced: a socket's
+// frames of the tick are queued on it and handed to its TCP socket in one nextTick, so a burst of
+// notifications costs one syscall per socket. This is the hot path of fan-out: no
 // closures, no per-socket serialization, no per-socket timers.
 import { WebSocket } from 'ws'
 import type { Duplex } from 'node:stream'
@@ -46,44 +46,64 @@ export function directSocketOf (ws: WebSocket): Duplex | null {
 export interface Writable {
   readonly ws: WebSocket
   readonly direct: Duplex | null
-  corked: boolean
+  /** Frames written in the current tick, not yet handed to the socket: one, several, or none. */
+  queued: Buffer | Buffer[] | null
   /**
-   * Bytes written to this socket in the current tick, still corked. They are the application's
+   * Bytes written to this socket in the current tick, still queued. They are the application's
    * own burst, not a backlog the peer failed to read, so the slow-consumer check leaves them out.
    */
   tickBytes: number
 }
 
 export class Sender {
-  #corked: Writable[] = []
-  readonly #uncorkAll = (): void => {
-    const list = this.#corked
-    this.#corked = []
-    for (let i = 0; i < list.length; i++) {
-      const target = list[i]
-      target.corked = false
-      target.tickBytes = 0
-      const direct = target.direct as Duplex
-      if (!direct.destroyed) direct.uncork()
-    }
+  #queued: Writable[] = []
+  readonly #flushAll = (): void => {
+    const list = this.#queued
+    this.#queued = []
+    for (let i = 0; i < list.length; i++) flush(list[i])
   }
 
   /** Writes one encoded message; false when the socket is not open. */
   write (target: Writable, message: EncodedMessage): boolean {
     const ws = target.ws
     if (ws.readyState !== OPEN) return false
-    const direct = target.direct
-    if (direct === null || message.frame === null) {
+    const frame = message.frame
+    if (target.direct === null || frame === null) {
       ws.send(message.bytes, { binary: false })
       return true
     }
-    if (!target.corked) {
-      target.corked = true
-      direct.cork()
-      if (this.#corked.push(target) === 1) process.nextTick(this.#uncorkAll)
-    }
-    target.tickBytes += message.frame.length
-    direct.write(message.frame)
+    const queued = target.queued
+    if (queued === null) {
+      target.queued = frame
+      if (this.#queued.push(target) === 1) process.nextTick(this.#flushAll)
+    } else if (Array.isArray(queued)) queued.push(frame)
+    else target.queued = [queued, frame]
+    target.tickBytes += frame.length
     return true
   }
+
+  /** Hands what this tick queued for `target` to its socket now: before a close frame, say. */
+  flush (target: Writable): void {
+    if (target.direct !== null) flush(target)
+  }
+}
+
+// One socket's frames of the tick, handed over once the tick's code has run: a single frame is
+// one plain write (no cork, no stream buffering: the common case at one notification per tick);
+// several are one corked batch, one syscall. A socket that started closing in the meantime gets
+// nothing more: its close frame is already out, and nothing may follow it.
+function flush (target: Writable): void {
+  const queued = target.queued
+  if (queued === null) return
+  target.queued = null
+  target.tickBytes = 0
+  const direct = target.direct as Duplex
+  if (direct.destroyed || target.ws.readyState !== OPEN) return
+  if (!Array.isArray(queued)) {
+    direct.write(queued)
+    return
+  }
+  direct.cork()
+  for (let i = 0; i < queued.length; i++) direct.write(queued[i])
+  direct.uncork()
 }

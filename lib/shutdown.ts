@@ -4,11 +4,15 @@ import type { Hub } from './hub'
 import { CloseCode } from './protocol'
 
 export async function closeAllConnections (hub: Hub, closeTimeout: number): Promise<void> {
-  const sockets = [...hub.connections].map((connection) => connection.ws)
+  const connections = [...hub.connections]
+  const sockets = connections.map((connection) => connection.ws)
   if (sockets.length === 0) return
-  const closed = sockets.map((ws) => new Promise<void>((resolve) => {
+  const closed = connections.map((connection) => new Promise<void>((resolve) => {
+    const ws = connection.ws
     if (ws.readyState === ws.CLOSED) return resolve()
     ws.once('close', () => resolve())
+    // Frames of this tick go out before the close frame.
+    hub.flush(connection)
     ws.close(CloseCode.GOING_AWAY, 'server shutting down')
   }))
   let timer: NodeJS.Timeout | undefined

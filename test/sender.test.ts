@@ -81,3 +81,28 @@ test('a socket destroyed in the same tick as a write is not uncorked', async (t)
   await waitUntil(() => app.notifications.stats().total_clients === 1, 'the doomed socket is removed')
   t.equal(await app.notify('alpha', 'after', {}), 1)
 })
+
+test('what a tick wrote goes out before a close of the same tick; a socket closed by ws gets nothing after its close frame', async (t) => {
+  const { app, url } = await build(t)
+  const leaving = await connect(t, url, '?client_id=leaving')
+  const closing = await connect(t, url, '?client_id=closing')
+  for (const client of [leaving, closing]) await client.request({ action: 'subscribe', channel: 'alpha' })
+  // disconnect() in the tick of notify(): the notification was promised (counted), so it arrives first.
+  const sent = app.notify('alpha', 'last words', { i: 1 })
+  t.equal(app.notifications.disconnect('leaving', 4000, 'bye'), 1)
+  t.equal(await sent, 2)
+  t.same(await within(leaving.closed, 'the disconnect'), { code: 4000, reason: 'bye' })
+  t.same(leaving.frames.slice(2).map((f) => f.type), ['last words'], 'the notification, then the close')
+
+  // ws itself closes a socket (here directly; in life when the peer sends a close frame or breaks
+  // the protocol) after a frame was queued in the same tick: ws has written its close frame at
+  // once, and nothing may follow it, so the queued frame is dropped. (notify() had counted it:
+  // the peer was leaving in that very tick.)
+  const [socket] = serverSockets(app).filter((ws) => ws.readyState === ws.OPEN)
+  t.equal(await new Promise<number>((resolve, reject) => {
+    app.notify('alpha', 'too late', {}).then(resolve, reject)
+    socket.close(1000, 'by ws')
+  }), 1, 'counted when queued')
+  t.same(await within(closing.closed, 'the close'), { code: 1000, reason: 'by ws' }, 'a clean close: no data frame after the close frame')
+  t.ok(closing.frames.every((f) => f.type !== 'too late'), 'the frame queued before the close is dropped, not sent after it')
+})
