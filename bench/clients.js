@@ -19,6 +19,11 @@ function clientFrame (opcode, payload) {
   return Buffer.concat([header, body])
 }
 
+// Every socket reads into this one buffer (net's `onread`): no Buffer and no stream 'data' event
+// per read, so that the load process keeps ahead of the server it measures. The callback runs
+// synchronously, before the next read reuses the buffer; bytes kept for later are copied.
+const READ_BUFFER = Buffer.allocUnsafe(256 * 1024)
+
 const B = 0x62 // 'b' of "bench"
 const S_KEY = Buffer.from('"s":')
 
@@ -76,14 +81,17 @@ class Client {
     // The dashboard page's socket (S6) connects as the page does: no client_id.
     const path = this.contender === 'socket.io'
       ? `/socket.io/?EIO=4&transport=websocket&${query}`
-      : this.contender === 'fastify-ws-notify' ? (options.anonymous ? '/ws' : `/ws?client_id=${clientId}`) : `/ws?${query}`
-    const socket = this.socket = net.connect({ port: options.port, host: '127.0.0.1' })
+      : this.contender.startsWith('fastify-ws-notify') ? (options.anonymous ? '/ws' : `/ws?client_id=${clientId}`) : `/ws?${query}`
+    const socket = this.socket = net.connect({
+      port: options.port,
+      host: '127.0.0.1',
+      onread: { buffer: READ_BUFFER, callback: (nread, buffer) => { this.onData(buffer.subarray(0, nread)) } }
+    })
     socket.setNoDelay(true)
     socket.on('connect', () => {
       socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${options.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
         'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n')
     })
-    socket.on('data', (chunk) => this.onData(chunk))
     socket.on('error', (err) => { this.ready.reject(err) })
     socket.on('close', () => {
       this.closed = true
@@ -104,7 +112,7 @@ class Client {
     let off = 0
     if (!this.upgraded) {
       const end = buf.indexOf('\r\n\r\n')
-      if (end === -1) { this.rest = buf; return }
+      if (end === -1) { this.rest = Buffer.from(buf); return }
       const status = buf.toString('latin1', 0, 12)
       if (status !== 'HTTP/1.1 101') {
         this.ready.reject(new Error(`client ${this.index}: upgrade refused: ${buf.toString('latin1', 0, Math.min(end, 200))}`))
@@ -138,7 +146,7 @@ class Client {
         state.closedByServer++
       }
     }
-    if (off < length) this.rest = buf.subarray(off)
+    if (off < length) this.rest = Buffer.from(buf.subarray(off))
   }
 
   onText (buf, start, end) {
@@ -155,7 +163,7 @@ class Client {
     // {"type":"bench"... : the 10th byte tells the frame type apart.
     const kind = buf[start + 9]
     if (kind === B) onBench(this, buf, start, end)
-    else if (this.contender === 'fastify-ws-notify') {
+    else if (this.contender.startsWith('fastify-ws-notify')) {
       const text = buf.toString('utf8', start, end)
       if (kind === 0x63) { // connected: subscribe to every channel of this client
         this.pendingReplies = this.channels.length
@@ -302,7 +310,11 @@ const handlers = {
 
 // Channel lists are functions of the client index; they arrive as a spec and are built here.
 function channelsFor (spec) {
-  return (index) => spec.groups ? ['all', `g${index % 10}`] : ['all']
+  return (index) => [
+    'all',
+    ...(spec.groups ? [`g${index % 10}`] : []),
+    ...(spec.half && index % 2 === 0 ? ['half'] : [])
+  ]
 }
 
 process.on('message', async (message) => {

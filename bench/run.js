@@ -1,8 +1,9 @@
 'use strict'
-// Benchmark driver: `npm run bench` (full, under 5 min) or `npm run bench -- --quick` (CI, under
-// 60 s). Each session spawns one server under test (bench/server.js, core 0) and one load process
-// (bench/clients.js, core 1); every scenario runs every contender in turn, three rounds; medians
-// and ratios go to bench/results.json and the table in bench/README.md (bench/report.js).
+// Benchmark driver: `npm run bench` (full) or `npm run bench -- --quick` (CI, under 60 s). Each
+// server under test (bench/server.js, core 0) has its own load process (bench/clients.js, core 1).
+// A round starts every contender's server at once and runs each measurement on every contender
+// back to back (paired in time); three rounds; medians and paired ratios go to
+// bench/results.json and the tables in bench/README.md (bench/report.js).
 // Exit code: 1 when a contender errors or delivers a wrong count; missed targets only report.
 const { spawn, execFileSync } = require('node:child_process')
 const fs = require('node:fs')
@@ -11,17 +12,32 @@ const path = require('node:path')
 const { render, targets } = require('./report')
 
 const quick = process.argv.includes('--quick')
-// --only=s1 (development): one scenario, printed, nothing written.
+// Development: --only=s1 (S1/S3/S4), s2, s4 (idle memory only; BENCH_SNAPSHOT=dir also writes a
+// heap snapshot of each server), s5 or s6 runs one scenario and prints it, writing nothing;
+// --contenders=a,b limits the contenders, --rounds=N the rounds; --rate=N sets S2's rate
+// (default with --only=s2: the committed results' rate).
 const only = (process.argv.find((a) => a.startsWith('--only=')) || '').slice(7)
+const pick = (process.argv.find((a) => a.startsWith('--contenders=')) || '').slice(13)
 const PLUGIN = 'fastify-ws-notify'
-const CONTENDERS = [PLUGIN, 'ws-limit', 'old-way', 'socket.io']
+// ws-limit-fastify (the limit's loop on @fastify/websocket's sockets) runs only when named.
+const CONTENDERS = pick === '' ? [PLUGIN, 'ws-limit', 'old-way', 'socket.io'] : pick.split(',')
 // Three rounds; --quick runs one (CI checks the bench still runs and counts right).
-const ROUNDS = quick ? 1 : 3
+const ROUNDS = Number((process.argv.find((a) => a.startsWith('--rounds=')) || '').slice(9)) || (quick ? 1 : 3)
 
 // Scenario sizes. --quick keeps every scenario and contender, with fewer sockets and frames.
 const SIZES = quick
-  ? { s1: [500], deliveries: 10_000, s2: 500, s2Ms: 500, s5: 50, s5Ms: [400, 800], s5Rate: 400, s6: 500, s6Ms: 500, s6Bursts: 1 }
-  : { s1: [1000, 10_000], deliveries: 60_000, s2: 5000, s2Ms: 1500, s5: 200, s5Ms: [600, 1500], s5Rate: 400, s6: 10_000, s6Ms: 1000, s6Bursts: 3 }
+  ? { s1: [500], deliveries: 10_000, s2Ms: 500, s5: 50, s5Ms: [400, 800], s5Rate: 400, s6Ms: 500 }
+  : { s1: [1000, 10_000], deliveries: 40_000, s2Ms: 2000, s5: 200, s5Ms: [500, 1000], s5Rate: 400, s6Ms: 1000 }
+// Development: --n=10000 sets S1's sizes (comma-separated).
+const nArg = (process.argv.find((a) => a.startsWith('--n=')) || '').slice(4)
+if (nArg !== '') SIZES.s1 = nArg.split(',').map(Number)
+// Development: --deliveries=N per S1 measurement (longer bursts, for an outside profiler).
+const deliveriesArg = Number((process.argv.find((a) => a.startsWith('--deliveries=')) || '').slice(13))
+if (deliveriesArg > 0) SIZES.deliveries = deliveriesArg
+// S2 (half of them subscribed to `half`) and S6 run in the sessions of the largest S1 size.
+SIZES.s2 = SIZES.s1[SIZES.s1.length - 1] / 2
+SIZES.s6 = SIZES.s1[SIZES.s1.length - 1]
+const rateArg = Number((process.argv.find((a) => a.startsWith('--rate=')) || '').slice(7)) || null
 const PAYLOADS = [100, 1024]
 const BURSTS = [1, 20]
 const S5_PAYLOAD = 8192
@@ -63,8 +79,15 @@ function child (script, args, core) {
         proc.send({ ...body, cmd, id })
       })
     },
+    // Disconnecting lets the child exit by itself (and write a --cpu-prof profile); a child that
+    // has not exited within 2 s is killed.
     async stop () {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL')
+      if (proc.exitCode === null && proc.signalCode === null) {
+        if (proc.connected) proc.disconnect()
+        const timer = setTimeout(() => proc.kill('SIGKILL'), 2000)
+        await exited
+        clearTimeout(timer)
+      }
       await exited
     }
   }
@@ -72,17 +95,20 @@ function child (script, args, core) {
 
 /** One server and one client process for one contender, `n` sockets connected and subscribed. */
 // `options`: plugin options (S6); `dashboard`: one more socket on `all`, connected as the dashboard page.
-async function session (contender, { n, groups = false, staller = false, options, dashboard = false }, body) {
-  const server = child('server.js', ['--expose-gc'], 0)
+// `half`: every other socket is also on the channel `half` (S2).
+async function session (contender, { n, groups = false, half = false, staller = false, options, dashboard = false }, body) {
+  // BENCH_SERVER_FLAGS: extra node flags for the server (development: --cpu-prof --cpu-prof-dir=...).
+  const server = child('server.js', ['--expose-gc', ...(process.env.BENCH_SERVER_FLAGS || '').split(' ').filter(Boolean)], 0)
   const clients = child('clients.js', [], 1)
   try {
     const { port } = await server.call('start', { contender, options })
     const empty = await server.call('memory')
     const c0 = Date.now()
-    await clients.call('connect', { port, contender, n, channels: { groups }, staller, dashboard })
+    await clients.call('connect', { port, contender, n, channels: { groups, half }, staller, dashboard })
     if (process.env.BENCH_DEBUG) log(`${contender}: ${n} sockets connected in ${Date.now() - c0} ms`)
     const expect = { all: n + (staller ? 1 : 0) + (dashboard ? 1 : 0) }
     if (groups) for (let g = 0; g < 10; g++) expect[`g${g}`] = n / 10
+    if (half) expect.half = n / 2
     const { counts } = await server.call('count', { channels: Object.keys(expect) })
     for (const [channel, count] of Object.entries(expect)) {
       if (counts[channel] !== count) throw new Error(`${contender}: ${counts[channel]} subscribers on ${channel}, expected ${count}`)
@@ -107,6 +133,12 @@ async function measureBurst ({ server, clients }, { kind = 'channel', targets, p
   }
 }
 
+/** The contenders in a different order each round: none always runs first, or after the same one. */
+function rotated (list, round) {
+  const k = (round - 1) % list.length
+  return [...list.slice(k), ...list.slice(0, k)]
+}
+
 function median (values) {
   const sorted = values.filter((v) => typeof v === 'number').sort((a, b) => a - b)
   if (sorted.length === 0) return null
@@ -122,6 +154,8 @@ function medians (samplesByKey) {
     for (const [contender, samples] of Object.entries(byContender)) {
       const metrics = {}
       for (const metric of Object.keys(samples[0])) metrics[metric] = median(samples.map((s) => s[metric]))
+      // Each round's cost, in round order: the report pairs contenders round by round.
+      if ('nsPerDelivery' in samples[0]) metrics.rounds = samples.map((s) => s.nsPerDelivery)
       out[key][contender] = metrics
     }
   }
@@ -138,78 +172,139 @@ const t0 = Date.now()
 const log = (...args) => console.log(`bench: [${((Date.now() - t0) / 1000).toFixed(1)} s]`, ...args)
 
 /**
- * S1 at each size; the sessions of the largest size also hold S3 (sendTo, 10 small channels) and
- * S4 (idle memory, measured first): every socket is on `all`, one of 10 groups and its own id.
+ * Sessions of several servers at once, each its own server and client process, all connected
+ * before `body` runs with {key: ctx}: measurements can then alternate between them within
+ * seconds, so that the machine's drift (other tenants of the host) falls on all of them alike.
+ * specs: [{ key, contender, ...session options }].
  */
-async function s1s3s4 () {
-  const s1 = {}
-  const s3 = {}
-  const s4 = {}
+async function sessions (specs, body, ready = {}) {
+  if (specs.length === 0) return await body(ready)
+  const [{ key, contender, ...options }, ...rest] = specs
+  return await session(contender, options, (ctx) => sessions(rest, body, { ...ready, [key]: ctx }))
+}
+
+// S6: the plugin's S1 fan-out plain, with one dashboard open, and with metrics scraped.
+const OBSERVED = [
+  { variant: 'plain', options: undefined, dashboard: false, poll: null },
+  { variant: 'dashboard', options: { dashboard: true }, dashboard: true, poll: '/ws/stats' },
+  { variant: 'metrics', options: { metrics: true }, dashboard: false, poll: '/ws/metrics' }
+]
+
+/**
+ * S1 at each size, three rounds. The rounds of the largest size also hold S4 (idle memory, first),
+ * S3 (sendTo; 10 small channels), S2 (latency, on the channel `half`) and S6 (the plugin with a
+ * dashboard open and with metrics scraped, two more servers): every socket is on `all`, one of
+ * 10 groups and its own id. Each round starts every server afresh; within a round, each
+ * measurement runs every contender in turn, back to back (paired in time).
+ * `part` (development): 's4', 's2' or 's6' runs only that part, at the largest size.
+ */
+async function scenarios ({ part = null } = {}) {
+  const samples = { s1: {}, s2: {}, s3: {}, s4: {}, s6: {} }
   const largest = SIZES.s1[SIZES.s1.length - 1]
-  for (const n of SIZES.s1) {
+  let s2Rate = rateArg ?? (part === 's2' ? require('./results.json').s2Rate : null)
+  for (const n of part === null ? SIZES.s1 : [largest]) {
+    const atLargest = n === largest
     const ids = Array.from({ length: n }, (_, i) => `c${i}`)
     const groups = Array.from({ length: 10 }, (_, g) => `g${g}`)
     for (let round = 1; round <= ROUNDS; round++) {
-      for (const contender of CONTENDERS) {
-        await session(contender, { n, groups: true }, async (ctx) => {
-          if (n === largest) {
+      const order = part === 's6' ? [] : rotated(CONTENDERS, round)
+      const observed = atLargest && (part === null || part === 's6') && CONTENDERS.includes(PLUGIN) ? rotated(OBSERVED, round) : []
+      const specs = order.map((contender) => ({ key: contender, contender, n, groups: true, half: atLargest }))
+      // S6's three servers are its own (plain too), warmed alike: the S1 server has run more bursts.
+      for (const { variant, options, dashboard } of observed) {
+        specs.push({ key: variant, contender: PLUGIN, n, groups: true, half: true, options, dashboard })
+      }
+      await sessions(specs, async (ctxs) => {
+        if (atLargest && (part === null || part === 's4')) {
+          for (const contender of order) {
+            const ctx = ctxs[contender]
             const idle = await ctx.server.call('memory')
-            push(s4, `n=${n}`, contender, {
+            push(samples.s4, `n=${n}`, contender, {
               rssPerConnection: (idle.rss - ctx.empty.rss) / n,
               heapPerConnection: (idle.heapUsed - ctx.empty.heapUsed) / n,
               externalPerConnection: (idle.external - ctx.empty.external) / n,
               timers: idle.timers
             })
+            if (process.env.BENCH_SNAPSHOT) await ctx.server.call('snapshot', { dir: process.env.BENCH_SNAPSHOT })
           }
+        }
+        if (part === 's4') return
+        // Not counted: the first bursts of a process also pay for compiling its send path. (One
+        // notification per tick exercises the whole send path; 20 per tick at 10 000 subscribers
+        // would cost the slower contenders seconds.)
+        for (const key of Object.keys(ctxs)) {
+          const ticks = Math.max(2, Math.round(SIZES.deliveries / 8 / n))
+          const dashboard = specs.find((spec) => spec.key === key).dashboard === true
+          await measureBurst(ctxs[key], { targets: ['all'], perTick: 1, ticks, size: 100, expected: (n + (dashboard ? 1 : 0)) * ticks, perClient: ticks })
+        }
+        if (part === null) {
           for (const perTick of BURSTS) {
             for (const size of PAYLOADS) {
               const ticks = Math.max(1, Math.round(SIZES.deliveries / n / perTick))
               const expected = n * perTick * ticks
-              const result = await measureBurst(ctx, { targets: ['all'], perTick, ticks, size, expected, perClient: perTick * ticks })
-              push(s1, `n=${n} perTick=${perTick} payload=${size}`, contender, result)
+              for (const contender of order) {
+                const result = await measureBurst(ctxs[contender], { targets: ['all'], perTick, ticks, size, expected, perClient: perTick * ticks })
+                push(samples.s1, `n=${n} perTick=${perTick} payload=${size}`, contender, result)
+              }
             }
           }
-          if (n === largest) {
-            const ticks = Math.max(1, Math.round(SIZES.deliveries / n))
-            push(s3, `sendTo to each of ${n}`, contender, await measureBurst(ctx, { kind: 'client', targets: ids, perTick: 1, ticks, size: 100, expected: n * ticks, perClient: ticks }))
-            push(s3, 'notify each of 10 channels', contender, await measureBurst(ctx, { targets: groups, perTick: 1, ticks, size: 100, expected: n * ticks, perClient: ticks }))
+        }
+        if (atLargest && part === null) {
+          const ticks = Math.max(1, Math.round(SIZES.deliveries / n))
+          for (const contender of order) {
+            push(samples.s3, `sendTo to each of ${n}`, contender, await measureBurst(ctxs[contender], { kind: 'client', targets: ids, perTick: 1, ticks, size: 100, expected: n * ticks, perClient: ticks }))
           }
-        })
-        log(`S1${n === largest ? '/S3/S4' : ''} n=${n} round ${round} ${contender} done`)
-      }
+          for (const contender of order) {
+            push(samples.s3, 'notify each of 10 channels', contender, await measureBurst(ctxs[contender], { targets: groups, perTick: 1, ticks, size: 100, expected: n * ticks, perClient: ticks }))
+          }
+        }
+        if (atLargest && (part === null || part === 's2')) {
+          // S2's rate: half of the slowest contender's maximum at 1 per tick, 100 B, this size, first round.
+          if (s2Rate === null) {
+            const first = Object.values(samples.s1[`n=${n} perTick=1 payload=100`]).map((list) => list[0].deliveriesPerSecond)
+            s2Rate = Math.max(1, Math.floor(Math.min(...first) / 2 / SIZES.s2))
+          }
+          for (const contender of order) {
+            await paced(ctxs[contender], { rate: s2Rate, durationMs: 300, size: 100, n: SIZES.s2 }) // warm-up, not counted
+            const { server, latencyMs } = await paced(ctxs[contender], { rate: s2Rate, durationMs: SIZES.s2Ms, size: 100, n: SIZES.s2 })
+            push(samples.s2, `n=${SIZES.s2}`, contender, {
+              p50Ms: latencyMs.p50,
+              p99Ms: latencyMs.p99,
+              maxMs: latencyMs.max,
+              loopDelayP99Ms: server.eventLoopDelayMs.p99,
+              loopDelayMaxMs: server.eventLoopDelayMs.max
+            })
+          }
+        }
+        if (observed.length > 0) {
+          for (const { variant, dashboard } of observed) {
+            for (const perTick of BURSTS) await observedBurst(ctxs[variant], { variant, subscribers: n + (dashboard ? 1 : 0), poll: null, perTick, durationMs: 100 }) // warm-up
+          }
+          for (const perTick of BURSTS) {
+            for (const { variant, dashboard, poll } of observed) {
+              push(samples.s6, `n=${n} perTick=${perTick} payload=100`, variant, await observedBurst(ctxs[variant], { variant, subscribers: n + (dashboard ? 1 : 0), poll, perTick }))
+            }
+          }
+          for (const { variant } of observed) await ctxs[variant].clients.call('reset') // fails the run on any error of the page's reads
+        }
+      })
+      log(`n=${n} round ${round} done`)
     }
   }
-  return { s1: medians(s1), s3: medians(s3), s4: medians(s4) }
+  const s6 = {}
+  for (const [key, byVariant] of Object.entries(medians(samples.s6))) {
+    s6[key] = {}
+    for (const { variant } of OBSERVED) s6[key][variant] = byVariant[variant]
+  }
+  return { s1: medians(samples.s1), s2: medians(samples.s2), s2Rate, s3: medians(samples.s3), s4: medians(samples.s4), s6 }
 }
 
-/** Fixed-rate publishing; latency of every frame read by the sampled clients. */
-async function paced (ctx, { rate, durationMs, size, n }) {
+/** Fixed-rate publishing to `half`; latency of every frame read by the sampled clients. */
+async function paced (ctx, { rate, durationMs, size, n, channel = 'half' }) {
   await ctx.clients.call('reset', { record: true })
-  const server = await ctx.server.call('paced', { channel: 'all', rate, durationMs, size })
+  const server = await ctx.server.call('paced', { channel, rate, durationMs, size })
   const got = await ctx.clients.call('await', { total: server.sent * n, timeoutMs: 20_000 })
   return { server, latencyMs: got.latencyMs }
-}
-
-async function s2 (rate) {
-  const n = SIZES.s2
-  const samples = {}
-  for (let round = 1; round <= ROUNDS; round++) {
-    for (const contender of CONTENDERS) {
-      await session(contender, { n }, async (ctx) => {
-        await paced(ctx, { rate, durationMs: 300, size: 100, n }) // warm-up, not counted
-        const { server, latencyMs } = await paced(ctx, { rate, durationMs: SIZES.s2Ms, size: 100, n })
-        push(samples, `n=${n}`, contender, {
-          p50Ms: latencyMs.p50,
-          p99Ms: latencyMs.p99,
-          maxMs: latencyMs.max,
-          loopDelayP99Ms: server.eventLoopDelayMs.p99,
-          loopDelayMaxMs: server.eventLoopDelayMs.max
-        })
-      })
-      log(`S2 n=${n} round ${round} ${contender} done`)
-    }
-  }
-  return medians(samples)
 }
 
 async function s5 () {
@@ -217,12 +312,13 @@ async function s5 () {
   const samples = {}
   const [calmMs, stallMs] = SIZES.s5Ms
   for (let round = 1; round <= ROUNDS; round++) {
-    for (const contender of CONTENDERS) {
+    for (const contender of rotated(CONTENDERS, round)) {
       await session(contender, { n, staller: true }, async (ctx) => {
-        await paced(ctx, { rate: SIZES.s5Rate, durationMs: 300, size: S5_PAYLOAD, n }) // warm-up, not counted
-        const calm = await paced(ctx, { rate: SIZES.s5Rate, durationMs: calmMs, size: S5_PAYLOAD, n })
+        const paces = { rate: SIZES.s5Rate, size: S5_PAYLOAD, n, channel: 'all' }
+        await paced(ctx, { ...paces, durationMs: 300 }) // warm-up, not counted
+        const calm = await paced(ctx, { ...paces, durationMs: calmMs })
         await ctx.clients.call('stall')
-        const stalled = await paced(ctx, { rate: SIZES.s5Rate, durationMs: stallMs, size: S5_PAYLOAD, n })
+        const stalled = await paced(ctx, { ...paces, durationMs: stallMs })
         const memory = (key) => (stalled.server.memoryPeak[key] - calm.server.memoryBefore[key]) / 2 ** 20
         push(samples, `n=${n}`, contender, {
           p99CalmMs: calm.latencyMs.p99,
@@ -238,56 +334,21 @@ async function s5 () {
   return medians(samples)
 }
 
-// S6: the plugin's S1 fan-out plain, with one dashboard open, and with metrics scraped.
-const OBSERVED = [
-  { variant: 'plain', options: undefined, dashboard: false, poll: null },
-  { variant: 'dashboard', options: { dashboard: true }, dashboard: true, poll: '/ws/stats' },
-  { variant: 'metrics', options: { metrics: true }, dashboard: false, poll: '/ws/metrics' }
-]
-
 /**
- * Each burst publishes back to back for s6Ms (not a fixed count), so the once-a-second reads fall
- * inside the CPU window: the poller restarts with each burst, its first read at the burst's start
- * (one read per 1000 ms burst: the page's own rate; 500 ms in --quick: twice it). A session's
- * sample is the median of its s6Bursts bursts; the variants' order rotates from round to round.
+ * One S6 burst: back to back for s6Ms (not a fixed count), so the once-a-second reads fall inside
+ * the CPU window: the poller restarts with each burst, its first read at the burst's start (one
+ * read per 1000 ms burst: the page's own rate; 500 ms in --quick: twice it).
  */
-async function s6 () {
-  const n = SIZES.s6
-  const samples = {}
-  const burst = async (ctx, { variant, subscribers, poll, perTick }) => {
-    await ctx.clients.call('reset')
-    if (poll !== null) await ctx.clients.call('poll', { port: ctx.port, path: poll })
-    const published = await ctx.server.call('burst', { kind: 'channel', targets: ['all'], perTick, size: 100, durationMs: SIZES.s6Ms })
-    const expected = subscribers * perTick * published.ticks
-    const got = await ctx.clients.call('await', { total: expected, perClient: perTick * published.ticks, timeoutMs: 20_000 })
-    const { cpuMicros } = await ctx.server.call('end')
-    if (poll !== null) await ctx.clients.call('poll', { path: null })
-    if (published.deliveries !== expected) throw new Error(`S6 ${variant}: server counted ${published.deliveries} deliveries, expected ${expected}`)
-    return { nsPerDelivery: (cpuMicros * 1000) / expected, deliveriesPerSecond: expected / ((got.lastAt - published.t0) / 1e6) }
-  }
-  for (let round = 1; round <= ROUNDS; round++) {
-    for (let v = 0; v < OBSERVED.length; v++) {
-      const { variant, options, dashboard, poll } = OBSERVED[(v + round - 1) % OBSERVED.length]
-      await session(PLUGIN, { n, options, dashboard }, async (ctx) => {
-        const subscribers = n + (dashboard ? 1 : 0)
-        for (const perTick of BURSTS) {
-          const bursts = []
-          for (let b = 0; b < SIZES.s6Bursts; b++) bursts.push(await burst(ctx, { variant, subscribers, poll, perTick }))
-          push(samples, `n=${n} perTick=${perTick} payload=100`, variant, medians({ s: { b: bursts } }).s.b)
-        }
-        await ctx.clients.call('reset') // fails the run on any error of the page's reads
-      })
-      log(`S6 n=${n} round ${round} ${variant} done`)
-    }
-  }
-  // Medians over rounds, plus every round's plain figure for the spread.
-  const out = {}
-  for (const [key, byVariant] of Object.entries(medians(samples))) {
-    out[key] = {}
-    for (const { variant } of OBSERVED) out[key][variant] = byVariant[variant]
-    out[key].plain.rounds = samples[key].plain.map((s) => s.nsPerDelivery)
-  }
-  return out
+async function observedBurst (ctx, { variant, subscribers, poll, perTick, durationMs = SIZES.s6Ms }) {
+  await ctx.clients.call('reset')
+  if (poll !== null) await ctx.clients.call('poll', { port: ctx.port, path: poll })
+  const published = await ctx.server.call('burst', { kind: 'channel', targets: ['all'], perTick, size: 100, durationMs })
+  const expected = subscribers * perTick * published.ticks
+  const got = await ctx.clients.call('await', { total: expected, perClient: perTick * published.ticks, timeoutMs: 20_000 })
+  const { cpuMicros } = await ctx.server.call('end')
+  if (poll !== null) await ctx.clients.call('poll', { path: null })
+  if (published.deliveries !== expected) throw new Error(`S6 ${variant}: server counted ${published.deliveries} deliveries, expected ${expected}`)
+  return { nsPerDelivery: (cpuMicros * 1000) / expected, deliveriesPerSecond: expected / ((got.lastAt - published.t0) / 1e6) }
 }
 
 function versions () {
@@ -315,24 +376,17 @@ async function main () {
     scenarios: {}
   }
   if (only === 's5') return console.log(JSON.stringify(await s5(), null, 1))
-  if (only === 's6') {
-    results.scenarios.s6 = await s6()
-    console.log(JSON.stringify(results.scenarios.s6, null, 1))
+  if (only !== '') {
+    const out = await scenarios({ part: only === 's1' ? null : only })
+    results.scenarios = { s1: out.s1, s2: out.s2, s3: out.s3, s4: out.s4, s6: out.s6 }
+    results.s2Rate = out.s2Rate
+    console.log(JSON.stringify(results.scenarios, null, 1))
     for (const t of targets(results)) console.log(`${t.ok ? 'met   ' : 'MISSED'} ${t.name}: ${t.value}`)
     return
   }
-  const { s1, s3, s4 } = await s1s3s4()
-  results.scenarios.s1 = s1
-  // S2's rate: half of the slowest contender's measured maximum at 1 notification per tick.
-  const largest = `n=${SIZES.s1[SIZES.s1.length - 1]} perTick=1 payload=100`
-  const slowest = Math.min(...Object.values(results.scenarios.s1[largest]).map((m) => m.deliveriesPerSecond))
-  const rate = Math.max(1, Math.floor(slowest / 2 / SIZES.s2))
-  results.s2Rate = rate
-  results.scenarios.s2 = await s2(rate)
-  results.scenarios.s3 = s3
-  results.scenarios.s4 = s4
-  results.scenarios.s5 = await s5()
-  results.scenarios.s6 = await s6()
+  const { s1, s2, s2Rate, s3, s4, s6 } = await scenarios()
+  results.s2Rate = s2Rate
+  results.scenarios = { s1, s2, s3, s4, s5: await s5(), s6 }
   results.durationSeconds = Math.round((Date.now() - started) / 1000)
   // A quick run (CI) must not dirty the tree: its results go to the temp directory.
   const file = quick ? path.join(os.tmpdir(), 'fastify-ws-notify-bench.quick.json') : path.join(__dirname, 'results.json')

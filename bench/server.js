@@ -51,12 +51,14 @@ class Registry {
 
 // 1. The plugin, through app.notify / app.notifications.sendTo.
 // `options` (S6): extra plugin options, such as { dashboard: true } or { metrics: true }.
-async function startPlugin (options = {}) {
+async function startPlugin (options = {}, build = process.env.BENCH_PLUGIN || '../dist/lib/index.js') {
   const Fastify = require('fastify')
   // The built plugin (npm run build). BENCH_PLUGIN may name another build of it, for profiling.
-  const notifications = require(process.env.BENCH_PLUGIN || '../dist/lib/index.js')
+  const notifications = require(build)
   const app = Fastify()
-  await app.register(notifications, { channels: ['all', ...groupNames], ...options })
+  // Heartbeats off in every contender (socket.io: pingInterval 1 h): several servers share core 0
+  // in a round, and an idle one's ping sweep over 10 000 sockets must not land in another's burst.
+  await app.register(notifications, { channels: ['all', 'half', ...groupNames], heartbeatInterval: 0, ...options })
   await app.listen({ port: 0, host: '127.0.0.1' })
   const pending = []
   return {
@@ -78,12 +80,11 @@ async function startPlugin (options = {}) {
   }
 }
 
-// 2. The limit in Node: raw ws, frame encoded once, the same buffer written to every TCP socket,
-// each socket corked on its first write of the tick and all uncorked in one nextTick.
-async function startLimit () {
-  const server = http.createServer()
-  const wss = new WebSocketServer({ server, perMessageDeflate: false, clientTracking: false })
-  const registry = new Registry()
+/**
+ * The limit's send path: frame encoded once, the same buffer written to every TCP socket, each
+ * socket corked on its first write of the tick and all uncorked in one nextTick.
+ */
+function limitWriter (registry) {
   let corked = []
   const uncorkAll = () => {
     const list = corked
@@ -106,24 +107,37 @@ async function startLimit () {
   }
   const encode = (json) => Buffer.concat(WebSocket.Sender.frame(Buffer.from(json), { fin: true, opcode: 1, mask: false, readOnly: false, rsv1: false }))
   let delivered = 0
-  wss.on('connection', (ws, req) => {
-    const { clientId, channels } = subscriptionsOf(req.url)
-    const entry = { socket: ws._socket, corked: false }
-    registry.add(entry, clientId, channels)
-    ws.on('close', () => registry.remove(entry))
-    ws.on('error', () => registry.remove(entry))
-    ws.send('{"type":"ready"}')
-  })
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
   return {
-    port: server.address().port,
+    /** A new socket: on its channels (from its URL) until it closes, its TCP socket written to directly. */
+    add (ws, url) {
+      const { clientId, channels } = subscriptionsOf(url)
+      const entry = { socket: ws._socket, corked: false }
+      registry.add(entry, clientId, channels)
+      ws.on('close', () => registry.remove(entry))
+      ws.on('error', () => registry.remove(entry))
+      ws.send('{"type":"ready"}')
+    },
     publish (channel, data) {
       delivered += writeAll(registry.get(channel), encode(JSON.stringify(envelope(channel, data))))
     },
     sendTo (clientId, data) {
       delivered += writeAll(registry.get(`@${clientId}`), encode(JSON.stringify({ type: 'bench', data, timestamp: new Date().toISOString() })))
     },
-    async settle () { const n = delivered; delivered = 0; return n },
+    async settle () { const n = delivered; delivered = 0; return n }
+  }
+}
+
+// 2. The limit in Node: raw ws and limitWriter.
+async function startLimit () {
+  const server = http.createServer()
+  const wss = new WebSocketServer({ server, perMessageDeflate: false, clientTracking: false })
+  const registry = new Registry()
+  const writer = limitWriter(registry)
+  wss.on('connection', (ws, req) => writer.add(ws, req.url))
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    port: server.address().port,
+    ...writer,
     subscribers: (channel) => registry.get(channel).size,
     connections: () => registry.get('all').size,
     close: () => new Promise((resolve) => server.close(resolve))
@@ -168,7 +182,7 @@ async function startOldWay () {
 async function startSocketIo () {
   const { Server } = require('socket.io')
   const server = http.createServer()
-  const io = new Server(server, { transports: ['websocket'], perMessageDeflate: false, httpCompression: false, serveClient: false })
+  const io = new Server(server, { transports: ['websocket'], perMessageDeflate: false, httpCompression: false, serveClient: false, pingInterval: 3_600_000 })
   io.on('connection', (socket) => {
     const { client_id: clientId, channels } = socket.handshake.query
     socket.join([...String(channels).split(',').filter(Boolean), `@${clientId}`])
@@ -194,15 +208,45 @@ async function startSocketIo () {
   }
 }
 
-const starters = { 'fastify-ws-notify': startPlugin, 'ws-limit': startLimit, 'old-way': startOldWay, 'socket.io': startSocketIo }
+// 2b. (Development, not in the default run: --contenders=ws-limit-fastify.) The limit's loop on
+// sockets opened by @fastify/websocket, to tell what the plugin costs from what the Fastify
+// server around it costs.
+async function startLimitFastify () {
+  const Fastify = require('fastify')
+  const app = Fastify()
+  await app.register(require('@fastify/websocket'), { options: { perMessageDeflate: false } })
+  const registry = new Registry()
+  const writer = limitWriter(registry)
+  app.get('/ws', { websocket: true }, (ws, req) => writer.add(ws, req.url))
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  return {
+    port: app.server.address().port,
+    ...writer,
+    subscribers: (channel) => registry.get(channel).size,
+    connections: () => registry.get('all').size,
+    close: () => app.close()
+  }
+}
+
+const starters = {
+  'fastify-ws-notify': startPlugin,
+  // (Development, only when named: A/B of two builds, paired in time.) BENCH_PLUGIN_BASE names
+  // another build of the plugin, such as one of an earlier commit.
+  'fastify-ws-notify@base': (options) => startPlugin(options, process.env.BENCH_PLUGIN_BASE),
+  'ws-limit': startLimit,
+  'ws-limit-fastify': startLimitFastify,
+  'old-way': startOldWay,
+  'socket.io': startSocketIo
+}
 
 function padFor (size) {
   const base = JSON.stringify(envelope('all', { s: nowMicros(), pad: '' })).length
   return 'x'.repeat(Math.max(0, size - base))
 }
 
-async function collectGarbage () {
-  for (let i = 0; i < 3; i++) {
+// Three passes (with turns between, for finalizers) before reading memory; one before a burst.
+async function collectGarbage (passes = 3) {
+  for (let i = 0; i < passes; i++) {
     global.gc()
     await nextLoop()
   }
@@ -216,16 +260,30 @@ function memory () {
 let subject = null
 let window = null
 
+// Development: BENCH_PROFILE=dir writes one CPU profile per burst (from the first publish to the
+// clients' confirmation), named after the contender and the burst, for `node bench/profile.js`.
+const profiler = process.env.BENCH_PROFILE ? new (require('node:inspector').Session)() : null
+let contenderName = ''
+const post = (method, params) => new Promise((resolve, reject) =>
+  profiler.post(method, params, (err, result) => err ? reject(err) : resolve(result)))
+if (profiler !== null) profiler.connect()
+
 const handlers = {
   async start ({ contender, options }) {
     if (options !== undefined && contender !== 'fastify-ws-notify') throw new Error(`${contender} takes no plugin options`)
     subject = await starters[contender](options)
+    contenderName = contender
     return { port: subject.port }
   },
   async memory () {
     await collectGarbage()
     const timers = process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length
     return { ...memory(), timers }
+  },
+  /** Development (BENCH_SNAPSHOT): a heap snapshot of the idle server. */
+  async snapshot ({ dir }) {
+    await collectGarbage()
+    return { file: require('node:v8').writeHeapSnapshot(require('node:path').join(dir, `${contenderName}.${process.pid}.heapsnapshot`)) }
   },
   async count ({ channels }) {
     const counts = {}
@@ -240,8 +298,19 @@ const handlers = {
    */
   async burst ({ kind, targets, perTick, ticks, size, durationMs }) {
     const pad = padFor(size)
-    await collectGarbage()
-    window = { cpu: process.cpuUsage(), t0: nowMicros() }
+    await collectGarbage(1)
+    if (profiler !== null) {
+      await post('Profiler.enable')
+      await post('Profiler.setSamplingInterval', { interval: 100 })
+      await post('Profiler.start')
+    }
+    const name = `${contenderName}.${kind}.${targets.length}x${perTick}x${size}`
+    // Development: BENCH_PERF=dir records the burst with Linux perf (kernel time included).
+    const perf = process.env.BENCH_PERF
+      ? require('node:child_process').spawn('perf', ['record', '-q', '-F', '4000', '-g', '-p', String(process.pid), '-o', require('node:path').join(process.env.BENCH_PERF, `${name}.perf`)], { stdio: 'ignore' })
+      : null
+    if (perf !== null) await sleep(300)
+    window = { cpu: process.cpuUsage(), t0: nowMicros(), name, perf }
     const deadline = durationMs === undefined ? Infinity : performance.now() + durationMs
     const turns = durationMs === undefined ? ticks : Infinity
     let t = 0
@@ -260,11 +329,20 @@ const handlers = {
   /** Ends the CPU window opened by burst, once the clients have everything. */
   async end () {
     const cpu = process.cpuUsage(window.cpu)
+    if (window.perf !== null) {
+      window.perf.kill('SIGINT')
+      await new Promise((resolve) => window.perf.once('exit', resolve))
+    }
+    if (profiler !== null) {
+      const { profile } = await post('Profiler.stop')
+      require('node:fs').writeFileSync(require('node:path').join(process.env.BENCH_PROFILE, `${window.name}.${process.pid}.cpuprofile`), JSON.stringify(profile))
+    }
     return { cpuMicros: cpu.user + cpu.system, wallMicros: nowMicros() - window.t0 }
   },
   /** Publishes to `channel` at a fixed rate for durationMs; event-loop delay and memory peaks. */
   async paced ({ channel, rate, durationMs, size }) {
     const pad = padFor(size)
+    await collectGarbage(1)
     const eld = monitorEventLoopDelay({ resolution: 5 })
     const before = memory()
     const peak = { ...before }
