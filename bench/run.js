@@ -280,9 +280,12 @@ async function scenarios ({ part = null } = {}) {
           for (const { variant, dashboard } of observed) {
             for (const perTick of BURSTS) await observedBurst(ctxs[variant], { variant, subscribers: n + (dashboard ? 1 : 0), poll: null, perTick, durationMs: 100 }) // warm-up
           }
-          for (const perTick of BURSTS) {
-            for (const { variant, dashboard, poll } of observed) {
-              push(samples.s6, `n=${n} perTick=${perTick} payload=100`, variant, await observedBurst(ctxs[variant], { variant, subscribers: n + (dashboard ? 1 : 0), poll, perTick }))
+          // --quick has one round: there the three are paired three times, each time in another order.
+          for (let rep = 1; rep <= (quick ? 3 : 1); rep++) {
+            for (const perTick of BURSTS) {
+              for (const { variant, dashboard, poll } of rotated(observed, rep)) {
+                push(samples.s6, `n=${n} perTick=${perTick} payload=100`, variant, await observedBurst(ctxs[variant], { variant, subscribers: n + (dashboard ? 1 : 0), poll, perTick }))
+              }
             }
           }
           for (const { variant } of observed) await ctxs[variant].clients.call('reset') // fails the run on any error of the page's reads
