@@ -14,7 +14,6 @@ export class Connection implements Writable {
   readonly direct: Duplex | null
   readonly channels = new Set<string>()
   queued: Buffer | Buffer[] | null = null
-  tickBytes = 0
   /** Date.now() of the last frame or pong from the peer. */
   lastSeenAt = Date.now()
   /** A ping is out and no pong has come back yet. */
@@ -159,11 +158,12 @@ export class Hub {
     const limit = this.#options.maxBufferedBytes
     let written = 0
     for (const connection of targets) {
-      // What the peer has not read from earlier ticks; this tick's own burst does not count.
-      // A direct socket's queue is all of it (ws's own sender queues only for deflate).
+      // What the peer has not read from earlier ticks. This tick's own burst does not count: its
+      // frames wait on the connection (sender.ts), not in the socket. A direct socket's queue is
+      // all of it (ws's own sender queues only for deflate).
       const direct = connection.direct
-      const queued = direct !== null ? direct.writableLength : connection.ws.bufferedAmount
-      if (queued - connection.tickBytes > limit) {
+      const unread = direct !== null ? direct.writableLength : connection.ws.bufferedAmount
+      if (unread > limit) {
         this.#slowConsumer(connection)
         continue
       }

@@ -46,13 +46,12 @@ export function directSocketOf (ws: WebSocket): Duplex | null {
 export interface Writable {
   readonly ws: WebSocket
   readonly direct: Duplex | null
-  /** Frames written in the current tick, not yet handed to the socket: one, several, or none. */
-  queued: Buffer | Buffer[] | null
   /**
-   * Bytes written to this socket in the current tick, still queued. They are the application's
-   * own burst, not a backlog the peer failed to read, so the slow-consumer check leaves them out.
+   * Frames written in the current tick, not yet handed to the socket: one, several, or none.
+   * Being the application's own burst, not a backlog the peer failed to read, they are left out
+   * of the slow-consumer check, which reads the socket's queue.
    */
-  tickBytes: number
+  queued: Buffer | Buffer[] | null
 }
 
 export class Sender {
@@ -78,7 +77,6 @@ export class Sender {
       if (this.#queued.push(target) === 1) process.nextTick(this.#flushAll)
     } else if (Array.isArray(queued)) queued.push(frame)
     else target.queued = [queued, frame]
-    target.tickBytes += frame.length
     return true
   }
 
@@ -96,7 +94,6 @@ function flush (target: Writable): void {
   const queued = target.queued
   if (queued === null) return
   target.queued = null
-  target.tickBytes = 0
   const direct = target.direct as Duplex
   if (direct.destroyed || target.ws.readyState !== OPEN) return
   if (!Array.isArray(queued)) {

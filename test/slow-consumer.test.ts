@@ -250,9 +250,10 @@ test('slowConsumer "drop": a paused client stays, its messages are skipped and c
   t.equal(app.notifications.stats().messages_dropped, stats.messages_dropped, 'nothing more was dropped')
 })
 
-// Regression: writes of one tick are corked until the tick ends, so they all sit in bufferedAmount
-// at once. A burst larger than maxBufferedBytes sent in one tick is the application's own, not a
-// backlog the peer failed to read: a reader that keeps up must not be closed for it.
+// Regression: writes of one tick are handed to the socket together when the tick ends, so they
+// all sit in its queue at once. A burst larger than maxBufferedBytes sent in one tick is the
+// application's own, not a backlog the peer failed to read: a reader that keeps up must not be
+// closed for it.
 test('a burst larger than maxBufferedBytes in one tick reaches a reader that keeps up', async (t) => {
   const app = Fastify()
   await app.register(notifications, { channels: ['burst'], maxBufferedBytes: MiB })
