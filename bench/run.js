@@ -93,29 +93,58 @@ function child (script, args, core) {
   }
 }
 
-/** One server and one client process for one contender, `n` sockets connected and subscribed. */
-// `options`: plugin options (S6); `dashboard`: one more socket on `all`, connected as the dashboard page.
-// `half`: every other socket is also on the channel `half` (S2).
-async function session (contender, { n, groups = false, half = false, staller = false, options, dashboard = false }, body) {
+/** A server process (core 0) and its load process (core 1). */
+function spawnPair () {
   // BENCH_SERVER_FLAGS: extra node flags for the server (development: --cpu-prof --cpu-prof-dir=...).
-  const server = child('server.js', ['--expose-gc', ...(process.env.BENCH_SERVER_FLAGS || '').split(' ').filter(Boolean)], 0)
-  const clients = child('clients.js', [], 1)
+  return {
+    server: child('server.js', ['--expose-gc', ...(process.env.BENCH_SERVER_FLAGS || '').split(' ').filter(Boolean)], 0),
+    clients: child('clients.js', [], 1)
+  }
+}
+
+/** Starts the contender's server and reads its memory before any socket (S4's baseline). */
+async function startServer ({ server }, { contender, options }) {
+  const { port } = await server.call('start', { contender, options })
+  return { port, empty: await server.call('memory') }
+}
+
+/**
+ * Connects `n` sockets and checks every subscription arrived. `options`: plugin options (S6);
+ * `dashboard`: one more socket on `all`, connected as the dashboard page; `half`: every other
+ * socket is also on the channel `half` (S2); `staller`: one more socket that will stop reading.
+ */
+async function connectClients ({ server, clients }, { contender, n, groups = false, half = false, staller = false, dashboard = false }, port) {
+  const c0 = Date.now()
+  await clients.call('connect', { port, contender, n, channels: { groups, half }, staller, dashboard })
+  if (process.env.BENCH_DEBUG) log(`${contender}: ${n} sockets connected in ${Date.now() - c0} ms`)
+  const expect = { all: n + (staller ? 1 : 0) + (dashboard ? 1 : 0) }
+  if (groups) for (let g = 0; g < 10; g++) expect[`g${g}`] = n / 10
+  if (half) expect.half = n / 2
+  const { counts } = await server.call('count', { channels: Object.keys(expect) })
+  for (const [channel, count] of Object.entries(expect)) {
+    if (counts[channel] !== count) throw new Error(`${contender}: ${counts[channel]} subscribers on ${channel}, expected ${count}`)
+  }
+}
+
+/**
+ * Sessions of several servers at once, each its own server and client process, all connected
+ * before `body` runs with {key: ctx}: measurements can then alternate between them within
+ * seconds, so that the machine's drift (other tenants of the host) falls on all of them alike.
+ * Processes start and servers listen in parallel; sockets connect one server at a time.
+ * specs: [{ key, contender, n, ...connectClients options }].
+ */
+async function sessions (specs, body) {
+  const pairs = specs.map(() => spawnPair())
   try {
-    const { port } = await server.call('start', { contender, options })
-    const empty = await server.call('memory')
-    const c0 = Date.now()
-    await clients.call('connect', { port, contender, n, channels: { groups, half }, staller, dashboard })
-    if (process.env.BENCH_DEBUG) log(`${contender}: ${n} sockets connected in ${Date.now() - c0} ms`)
-    const expect = { all: n + (staller ? 1 : 0) + (dashboard ? 1 : 0) }
-    if (groups) for (let g = 0; g < 10; g++) expect[`g${g}`] = n / 10
-    if (half) expect.half = n / 2
-    const { counts } = await server.call('count', { channels: Object.keys(expect) })
-    for (const [channel, count] of Object.entries(expect)) {
-      if (counts[channel] !== count) throw new Error(`${contender}: ${counts[channel]} subscribers on ${channel}, expected ${count}`)
+    const started = await Promise.all(specs.map((spec, i) => startServer(pairs[i], spec)))
+    const ctxs = {}
+    for (let i = 0; i < specs.length; i++) {
+      await connectClients(pairs[i], specs[i], started[i].port)
+      ctxs[specs[i].key] = { ...pairs[i], ...started[i] }
     }
-    return await body({ server, clients, empty, port })
+    return await body(ctxs)
   } finally {
-    await Promise.all([server.stop(), clients.stop()])
+    await Promise.all(pairs.flatMap(({ server, clients }) => [server.stop(), clients.stop()]))
   }
 }
 
@@ -170,18 +199,6 @@ function push (store, key, contender, sample) {
 
 const t0 = Date.now()
 const log = (...args) => console.log(`bench: [${((Date.now() - t0) / 1000).toFixed(1)} s]`, ...args)
-
-/**
- * Sessions of several servers at once, each its own server and client process, all connected
- * before `body` runs with {key: ctx}: measurements can then alternate between them within
- * seconds, so that the machine's drift (other tenants of the host) falls on all of them alike.
- * specs: [{ key, contender, ...session options }].
- */
-async function sessions (specs, body, ready = {}) {
-  if (specs.length === 0) return await body(ready)
-  const [{ key, contender, ...options }, ...rest] = specs
-  return await session(contender, options, (ctx) => sessions(rest, body, { ...ready, [key]: ctx }))
-}
 
 // S6: the plugin's S1 fan-out plain, with one dashboard open, and with metrics scraped.
 const OBSERVED = [
@@ -250,7 +267,7 @@ async function scenarios ({ part = null } = {}) {
           }
         }
         if (atLargest && part === null) {
-          const ticks = Math.max(1, Math.round(SIZES.deliveries / n))
+          const ticks = Math.max(1, Math.round(SIZES.deliveries / 2 / n))
           for (const contender of order) {
             push(samples.s3, `sendTo to each of ${n}`, contender, await measureBurst(ctxs[contender], { kind: 'client', targets: ids, perTick: 1, ticks, size: 100, expected: n * ticks, perClient: ticks }))
           }
@@ -315,8 +332,10 @@ async function s5 () {
   const samples = {}
   const [calmMs, stallMs] = SIZES.s5Ms
   for (let round = 1; round <= ROUNDS; round++) {
-    for (const contender of rotated(CONTENDERS, round)) {
-      await session(contender, { n, staller: true }, async (ctx) => {
+    const order = rotated(CONTENDERS, round)
+    await sessions(order.map((contender) => ({ key: contender, contender, n, staller: true })), async (ctxs) => {
+      for (const contender of order) {
+        const ctx = ctxs[contender]
         const paces = { rate: SIZES.s5Rate, size: S5_PAYLOAD, n, channel: 'all' }
         await paced(ctx, { ...paces, durationMs: 300 }) // warm-up, not counted
         const calm = await paced(ctx, { ...paces, durationMs: calmMs })
@@ -330,9 +349,9 @@ async function s5 () {
           buffersGrowthMiB: memory('external'),
           stallerOpenAtEnd: stalled.server.connections === n + 1 ? 1 : 0
         })
-      })
-      log(`S5 n=${n} round ${round} ${contender} done`)
-    }
+      }
+    })
+    log(`S5 n=${n} round ${round} done`)
   }
   return medians(samples)
 }
