@@ -29,12 +29,6 @@ interface ConnectionContext extends ConnectionOptions {
   readonly rateLimit: InboundRateLimit | null
 }
 
-/** Who is on the other end of a socket, for `authorize`. */
-interface Peer {
-  readonly identity: Identity
-  readonly request: FastifyRequest
-}
-
 /** Frames waiting while an async `authorize` is pending on their socket; more are RATE_LIMITED. */
 const MAX_PENDING_FRAMES = 128
 
@@ -50,7 +44,8 @@ function sendError (hub: Hub, connection: Connection, code: ErrorCode, message: 
  * Reads one inbound frame and answers it. Never throws: a bad frame gets an error frame. Returns a
  * promise only while an async `authorize` decides; the socket's next frames wait for it.
  */
-function onFrame (context: ConnectionContext, connection: Connection, data: RawData, isBinary: boolean, peer: Peer): Promise<void> | undefined {
+function onFrame (connection: Session, data: RawData, isBinary: boolean): Promise<void> | undefined {
+  const { context } = connection
   const { hub, registry } = context
   connection.lastSeenAt = Date.now()
   if (isBinary) {
@@ -95,7 +90,7 @@ function onFrame (context: ConnectionContext, connection: Connection, data: RawD
     }
     const forbid = (): void => sendError(hub, connection, 'FORBIDDEN', `Not allowed to subscribe to ${channel}`, frame.id)
     const declared = registry.declarationOf(channel)
-    const allowed = context.auth.authorize(peer.identity, channel, declared === channel ? undefined : declared, peer.request)
+    const allowed = context.auth.authorize(connection.identity, channel, declared === channel ? undefined : declared, connection.request)
     if (typeof allowed === 'boolean') {
       if (allowed) join()
       else forbid()
@@ -117,6 +112,7 @@ function onFrame (context: ConnectionContext, connection: Connection, data: RawD
  */
 class Session extends Connection implements RateState {
   readonly context: ConnectionContext
+  /** Who is on the other end, and the upgrade request: both go to `authorize`. */
   readonly identity: Identity
   readonly request: FastifyRequest
   rateFullAt = 0
@@ -146,7 +142,7 @@ function fail (session: Session, err: unknown): void {
 
 function handle (session: Session, data: RawData, isBinary: boolean): void {
   try {
-    const waiting = onFrame(session.context, session, data, isBinary, session)
+    const waiting = onFrame(session, data, isBinary)
     if (waiting !== undefined) {
       session.pending = waiting.then(() => drain(session), (err: unknown) => { fail(session, err); drain(session) })
     }
