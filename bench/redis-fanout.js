@@ -9,7 +9,8 @@
 // notification carries its send time, so the load process measures delivery latency
 // (performance.timeOrigin + now() is one clock across processes) and the time until the last
 // delivery. Results: bench/redis-results.json (every run appended) and the table in bench/REDIS.md.
-const { spawn, execFileSync } = require('node:child_process')
+const { spawn } = require('node:child_process')
+const { hasTaskset } = require('./pin')
 const fs = require('node:fs')
 const path = require('node:path')
 const os = require('node:os')
@@ -127,15 +128,6 @@ async function serverMain () {
 }
 
 // ---- load side ------------------------------------------------------------------------------------
-
-function hasTaskset () {
-  try {
-    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' })
-    return os.cpus().length >= 2
-  } catch {
-    return false
-  }
-}
 
 function spawnServer (contender, prefix) {
   const args = [__filename, '--server', contender, prefix]

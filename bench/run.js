@@ -5,11 +5,12 @@
 // back to back (paired in time); three rounds; medians and paired ratios go to
 // bench/results.json and the tables in bench/README.md (bench/report.js).
 // Exit code: 1 when a contender errors or delivers a wrong count; missed targets only report.
-const { spawn, execFileSync } = require('node:child_process')
+const { spawn } = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 const { render, targets } = require('./report')
+const { hasTaskset } = require('./pin')
 
 const quick = process.argv.includes('--quick')
 // Development: --only=s1 (S1/S3/S4), s2, s4 (idle memory only; BENCH_SNAPSHOT=dir also writes a
@@ -42,14 +43,6 @@ const PAYLOADS = [100, 1024]
 const BURSTS = [1, 20]
 const S5_PAYLOAD = 8192
 
-function hasTaskset () {
-  try {
-    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' })
-    return os.cpus().length >= 2
-  } catch {
-    return false
-  }
-}
 const pinned = hasTaskset()
 
 /** A child with a small RPC over IPC; pinned to `core` where taskset exists; fd limit raised. */
