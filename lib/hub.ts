@@ -3,7 +3,7 @@
 // delivery is counted here.
 import type { WebSocket } from 'ws'
 import type { Duplex } from 'node:stream'
-import { Sender, directSocketOf, encodeMessage, type EncodedMessage, type Writable } from './sender'
+import { Sender, directSocketOf, encodeMessage, type EncodedMessage, type Run, type Writable } from './sender'
 import { Counters, snapshot, type StatsSnapshot } from './stats'
 import { CloseCode } from './protocol'
 
@@ -13,7 +13,7 @@ export class Connection implements Writable {
   readonly clientId: string
   readonly direct: Duplex | null
   readonly channels = new Set<string>()
-  queued: Buffer | Buffer[] | null = null
+  queued: Buffer | Run | null = null
   /** Date.now() of the last frame or pong from the peer. */
   lastSeenAt = Date.now()
   /** A ping is out and no pong has come back yet. */

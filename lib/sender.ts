@@ -1,8 +1,9 @@
 // Outbound frames: each message is encoded into one WebSocket frame once, and the same buffer is
 // written to every socket. Writes made within one event-loop tick are coalesced: a socket's
-// frames of the tick are queued on it and handed to its TCP socket in one nextTick, so a burst of
-// notifications costs one syscall per socket. This is the hot path of fan-out: no
-// closures, no per-socket serialization, no per-socket timers.
+// frames of the tick wait on it and are handed to its TCP socket in one nextTick, as one buffer
+// in one write(). Sockets that got the same frames share that buffer (see Run), so a burst to a
+// channel is joined once, not once per subscriber. This is the hot path of fan-out: no closures,
+// no per-socket serialization, no per-socket timers.
 import { WebSocket } from 'ws'
 import type { Duplex } from 'node:stream'
 
@@ -38,8 +39,56 @@ export function directSocketOf (ws: WebSocket): Duplex | null {
   const internals = ws as unknown as { _socket?: Duplex, _sender?: unknown, _extensions?: Record<string, unknown> }
   if (!canEncode || ws.extensions !== '' || internals._sender === undefined) return null
   const socket = internals._socket
-  if (socket === undefined || typeof socket.write !== 'function' || typeof socket.cork !== 'function') return null
+  if (socket === undefined || typeof socket.write !== 'function') return null
   return socket
+}
+
+/**
+ * The frames a socket got in the current tick, in order: the Run before them plus one frame.
+ * Runs are immutable and shared: a channel's fan-out moves each subscriber from its Run to the
+ * same next one (`followedBy` remembers the last step taken), so every socket that got the same frames
+ * in the same order ends the tick on the same Run, and the Run joins its frames into one buffer
+ * once, for all of them. Sockets whose frames differ (other channels, direct messages) simply
+ * end on Runs of their own.
+ */
+export class Run {
+  readonly previous: Run | null
+  readonly frame: Buffer
+  /** The bytes of all its frames. */
+  readonly byteLength: number
+  #nextFrame: Buffer | null = null
+  #next: Run | null = null
+  #joined: Buffer | null = null
+
+  constructor (previous: Run | null, frame: Buffer) {
+    this.previous = previous
+    this.frame = frame
+    this.byteLength = previous === null ? frame.length : previous.byteLength + frame.length
+  }
+
+  /** This Run followed by `frame`: the same object for every socket that takes the same step. */
+  followedBy (frame: Buffer): Run {
+    if (this.#nextFrame === frame) return this.#next as Run
+    const next = new Run(this, frame)
+    this.#nextFrame = frame
+    this.#next = next
+    return next
+  }
+
+  /** All the frames as one buffer, joined on first need. */
+  bytes (): Buffer {
+    if (this.previous === null) return this.frame
+    if (this.#joined === null) {
+      const joined = Buffer.allocUnsafe(this.byteLength)
+      let end = this.byteLength
+      for (let run: Run | null = this; run !== null; run = run.previous) {
+        end -= run.frame.length
+        run.frame.copy(joined, end)
+      }
+      this.#joined = joined
+    }
+    return this.#joined
+  }
 }
 
 /** What the sender needs of a connection. */
@@ -47,18 +96,21 @@ export interface Writable {
   readonly ws: WebSocket
   readonly direct: Duplex | null
   /**
-   * Frames written in the current tick, not yet handed to the socket: one, several, or none.
-   * Being the application's own burst, not a backlog the peer failed to read, they are left out
-   * of the slow-consumer check, which reads the socket's queue.
+   * Frames written in the current tick, not yet handed to the socket: one frame, a Run of
+   * several, or null. Being the application's own burst, not a backlog the peer failed to read,
+   * they are left out of the slow-consumer check, which reads the socket's queue.
    */
-  queued: Buffer | Buffer[] | null
+  queued: Buffer | Run | null
 }
 
 export class Sender {
   #queued: Writable[] = []
+  /** The tick's latest one-frame Run: where a fan-out moves sockets that had that one frame. */
+  #single: Run | null = null
   readonly #flushAll = (): void => {
     const list = this.#queued
     this.#queued = []
+    this.#single = null
     for (let i = 0; i < list.length; i++) flush(list[i])
   }
 
@@ -71,12 +123,19 @@ export class Sender {
       ws.send(message.bytes, { binary: false })
       return true
     }
+    // The first frame of a tick is kept as it is (one notification per tick allocates nothing);
+    // a second one makes a Run.
     const queued = target.queued
     if (queued === null) {
       target.queued = frame
       if (this.#queued.push(target) === 1) process.nextTick(this.#flushAll)
-    } else if (Array.isArray(queued)) queued.push(frame)
-    else target.queued = [queued, frame]
+    } else if (queued instanceof Run) {
+      target.queued = queued.followedBy(frame)
+    } else {
+      let single = this.#single
+      if (single === null || single.frame !== queued) single = this.#single = new Run(null, queued)
+      target.queued = single.followedBy(frame)
+    }
     return true
   }
 
@@ -86,21 +145,14 @@ export class Sender {
   }
 }
 
-// One socket's frames of the tick, handed over once the tick's code has run: a single frame is
-// one plain write (no cork, no stream buffering: the common case at one notification per tick);
-// several are one corked batch, one syscall. A socket that started closing in the meantime gets
-// nothing more: its close frame is already out, and nothing may follow it.
+// One socket's frames of the tick, handed over once the tick's code has run: one write() of one
+// buffer, whether the tick brought one frame or a burst. A socket that started closing in the
+// meantime gets nothing more: its close frame is already out, and nothing may follow it.
 function flush (target: Writable): void {
   const queued = target.queued
   if (queued === null) return
   target.queued = null
   const direct = target.direct as Duplex
   if (direct.destroyed || target.ws.readyState !== OPEN) return
-  if (!Array.isArray(queued)) {
-    direct.write(queued)
-    return
-  }
-  direct.cork()
-  for (let i = 0; i < queued.length; i++) direct.write(queued[i])
-  direct.uncork()
+  direct.write(queued instanceof Run ? queued.bytes() : queued)
 }

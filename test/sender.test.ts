@@ -1,11 +1,13 @@
-// The sender: frames written straight to the TCP socket, corked per tick; the ws.send fallback
-// for permessage-deflate sockets; writes to sockets that are closing or destroyed mid-tick.
+// The sender: frames written straight to the TCP socket, a tick's frames to a socket in one
+// write() (shared by the sockets that got the same frames); the ws.send fallback for
+// permessage-deflate sockets; writes to sockets that are closing or destroyed mid-tick.
 import { test } from 'tap'
 import Fastify from 'fastify'
 import websocket from '@fastify/websocket'
 import type { WebSocket as ServerSocket } from 'ws'
 import notifications from '../lib/index'
-import { build, connect, waitUntil, within } from './helper'
+import { Run } from '../lib/sender'
+import { build, connect, waitUntil, within, type Client } from './helper'
 
 test('a permessage-deflate socket receives correct frames via the ws.send fallback', async (t) => {
   const app = Fastify()
@@ -105,4 +107,79 @@ test('what a tick wrote goes out before a close of the same tick; a socket close
   }), 1, 'counted when queued')
   t.same(await within(closing.closed, 'the close'), { code: 1000, reason: 'by ws' }, 'a clean close: no data frame after the close frame')
   t.ok(closing.frames.every((f) => f.type !== 'too late'), 'the frame queued before the close is dropped, not sent after it')
+})
+
+// What one tick wrote to a socket goes out as one buffer in one write(); sockets that got the same
+// frames share that buffer (lib/sender.ts, Run).
+test('Run: the same step from the same Run is the same object; bytes() joins the frames in order', async (t) => {
+  const [a, b, c] = ['a', 'bb', 'ccc'].map((text) => Buffer.from(text))
+  const first = new Run(null, a)
+  t.equal(first.bytes(), a, 'one frame is the frame itself, not a copy')
+  const ab = first.followedBy(b)
+  t.equal(first.followedBy(b), ab, 'shared: the second socket taking the step gets the same Run')
+  const ac = first.followedBy(c)
+  t.not(ac, ab, 'another step is another Run')
+  t.equal(ab.followedBy(c).bytes().toString(), 'abbccc')
+  t.equal(ac.bytes().toString(), 'accc')
+  t.equal(ab.byteLength, 3)
+  const joined = ab.bytes()
+  t.equal(ab.bytes(), joined, 'joined once')
+})
+
+/** Counts the write() calls made to the server side of every socket, with what they wrote. */
+function countWrites (app: { websocketServer: { clients: Set<ServerSocket> } }): Map<ServerSocket, Buffer[]> {
+  const writes = new Map<ServerSocket, Buffer[]>()
+  for (const ws of app.websocketServer.clients) {
+    const socket = (ws as unknown as { _socket: { write: (chunk: Buffer) => boolean } })._socket
+    const list: Buffer[] = []
+    writes.set(ws, list)
+    const write = socket.write.bind(socket)
+    socket.write = (chunk: Buffer) => {
+      list.push(chunk)
+      return write(chunk)
+    }
+  }
+  return writes
+}
+
+test('a tick\'s frames reach each socket in one write(), in order; subscribers of the same frames share one buffer', async (t) => {
+  const { app, url } = await build(t)
+  const both = await connect(t, url, '?client_id=both')
+  const alphaOnly = await connect(t, url, '?client_id=alpha-only')
+  const alsoAlpha = await connect(t, url, '?client_id=also-alpha')
+  for (const channel of ['alpha', 'beta']) await both.request({ action: 'subscribe', channel })
+  await alphaOnly.request({ action: 'subscribe', channel: 'alpha' })
+  await alsoAlpha.request({ action: 'subscribe', channel: 'alpha' })
+  const writes = countWrites(app)
+  const clients = [both, alphaOnly, alsoAlpha]
+  let marks = clients.map((client) => client.frames.length)
+  const received = async (client: Client, count: number): Promise<number[]> => {
+    const start = marks[clients.indexOf(client)]
+    return (await client.waitFor(start + count)).slice(start).map((frame) => frame.data.seq)
+  }
+
+  // One tick: alpha, alpha, beta, a direct message to one client, alpha.
+  const sent = [
+    app.notify('alpha', 'n', { seq: 1 }),
+    app.notify('alpha', 'n', { seq: 2 }),
+    app.notify('beta', 'n', { seq: 3 }),
+    app.notifications.sendTo('both', 'n', { seq: 4 }),
+    app.notify('alpha', 'n', { seq: 5 })
+  ]
+  t.same(await Promise.all(sent), [3, 3, 1, 1, 3])
+  t.same(await received(both, 5), [1, 2, 3, 4, 5], 'every frame, in the order written')
+  t.same(await received(alphaOnly, 3), [1, 2, 5])
+  t.same(await received(alsoAlpha, 3), [1, 2, 5])
+  const [bothWrites, alphaWrites, alsoWrites] = [...writes.values()]
+  for (const list of writes.values()) t.equal(list.length, 1, 'one write() per socket for the whole tick')
+  t.equal(alphaWrites[0], alsoWrites[0], 'the two alpha-only sockets were handed the same buffer')
+  t.not(bothWrites[0], alphaWrites[0], 'the socket that got more has its own')
+
+  // One frame in a tick: written as it is, the same buffer for every subscriber.
+  marks = clients.map((client) => client.frames.length)
+  t.equal(await app.notify('alpha', 'n', { seq: 6 }), 3)
+  for (const client of clients) t.same(await received(client, 1), [6])
+  const singles = [...writes.values()].map((list) => list[1])
+  t.ok(singles.every((chunk) => chunk === singles[0]), 'one frame buffer, shared')
+  t.same([...writes.values()].map((list) => list.length), [2, 2, 2], 'one more write() each')
 })
