@@ -5,15 +5,16 @@
 // back to back (paired in time); three rounds; medians and paired ratios go to
 // bench/results.json and the tables in bench/README.md (bench/report.js).
 // Exit code: 1 when a contender errors or delivers a wrong count; missed targets only report.
-const { spawn } = require('node:child_process')
+const { execFile, execFileSync, spawn } = require('node:child_process')
+const { promisify } = require('node:util')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { render, targets } = require('./report')
+const { render, targets, FLOOR } = require('./report')
 const { hasTaskset } = require('./pin')
 
 const quick = process.argv.includes('--quick')
-// Development: --only=s1 (S1/S3/S4), s2, s4 (idle memory only; BENCH_SNAPSHOT=dir also writes a
+// Development: --only=s1 (S1/S3/S4), s2, s3, s4 (idle memory only; BENCH_SNAPSHOT=dir also writes a
 // heap snapshot of each server), s5 or s6 runs one scenario and prints it, writing nothing;
 // --contenders=a,b limits the contenders, --rounds=N the rounds; --rate=N sets S2's rate
 // (default with --only=s2: the committed results' rate).
@@ -28,16 +29,17 @@ const ROUNDS = Number((process.argv.find((a) => a.startsWith('--rounds=')) || ''
 // Scenario sizes. --quick keeps every scenario and contender, with fewer sockets and frames.
 const SIZES = quick
   ? { s1: [500], deliveries: 10_000, s2Ms: 500, s5: 50, s5Ms: [400, 800], s5Rate: 400, s6Ms: 500 }
-  : { s1: [1000, 10_000], deliveries: 40_000, s2Ms: 2000, s5: 200, s5Ms: [500, 1000], s5Rate: 400, s6Ms: 1000 }
+  : { s1: [1000, 10_000], deliveries: 40_000, s2Ms: 1500, s5: 200, s5Ms: [500, 1000], s5Rate: 400, s6Ms: 500 }
 // Development: --n=10000 sets S1's sizes (comma-separated).
 const nArg = (process.argv.find((a) => a.startsWith('--n=')) || '').slice(4)
 if (nArg !== '') SIZES.s1 = nArg.split(',').map(Number)
 // Development: --deliveries=N per S1 measurement (longer bursts, for an outside profiler).
 const deliveriesArg = Number((process.argv.find((a) => a.startsWith('--deliveries=')) || '').slice(13))
 if (deliveriesArg > 0) SIZES.deliveries = deliveriesArg
-// S2 (half of them subscribed to `half`) and S6 run in the sessions of the largest S1 size.
+// S2 (half of them subscribed to `half`) runs in the sessions of the largest S1 size, S6 in those
+// of the smallest: its three servers' sockets would add a third to every round of the largest.
 SIZES.s2 = SIZES.s1[SIZES.s1.length - 1] / 2
-SIZES.s6 = SIZES.s1[SIZES.s1.length - 1]
+SIZES.s6 = SIZES.s1[0]
 const rateArg = Number((process.argv.find((a) => a.startsWith('--rate=')) || '').slice(7)) || null
 const PAYLOADS = [100, 1024]
 const BURSTS = [1, 20]
@@ -45,10 +47,33 @@ const S5_PAYLOAD = 8192
 
 const pinned = hasTaskset()
 
-/** A child with a small RPC over IPC; pinned to `core` where taskset exists; fd limit raised. */
+// S2's floor: bench/floor.c, compiled where a C compiler is (null: not measured, and said so).
+function compileFloor () {
+  const binary = path.join(os.tmpdir(), `fastify-ws-notify-floor-${process.pid}`)
+  try {
+    execFileSync('cc', ['-O2', '-o', binary, path.join(__dirname, 'floor.c')], { stdio: 'ignore' })
+    return binary
+  } catch {
+    log('no C compiler (cc): S2\'s floor is not measured')
+    return null
+  }
+}
+
+/** One run of the floor with S2's sockets, frame size (100 B of JSON) and pace. */
+async function floor (binary, { sockets, rate, durationMs }) {
+  const fanouts = Math.max(1, Math.round(rate * durationMs / 1000))
+  const args = [sockets, fanouts, 102, Math.round(1000 / rate)].join(' ')
+  const { stdout } = await promisify(execFile)('bash', ['-c', `ulimit -n 65536 2>/dev/null || true; exec '${binary}' ${args}`], { timeout: 60_000 })
+  return JSON.parse(stdout)
+}
+
+/**
+ * A child with a small RPC over IPC; fd limit raised. Pinned to `core` where taskset exists (null:
+ * free to run on any core until `pin`).
+ */
 function child (script, args, core) {
   const node = [process.execPath, ...args, path.join(__dirname, script)].map((a) => `'${a}'`).join(' ')
-  const pin = pinned ? `taskset -c ${core} ` : ''
+  const pin = pinned && core !== null ? `taskset -c ${core} ` : ''
   const proc = spawn('bash', ['-c', `ulimit -n 65536 2>/dev/null || true; exec ${pin}${node}`], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc']
   })
@@ -65,6 +90,10 @@ function child (script, args, core) {
     else call.reject(new Error(`${script}: ${message.error}`))
   })
   return {
+    /** Moves every thread of the process (bash has exec'd node: same pid) to `to`. */
+    pin (to) {
+      if (pinned) execFileSync('taskset', ['-a', '-p', '-c', String(to), String(proc.pid)], { stdio: 'ignore' })
+    },
     call (cmd, body = {}) {
       const id = ++seq
       return new Promise((resolve, reject) => {
@@ -86,11 +115,15 @@ function child (script, args, core) {
   }
 }
 
-/** A server process (core 0) and its load process (core 1). */
+/**
+ * A server process and its load process (core 1). The server starts on any core: the servers of a
+ * round start and take their sockets in parallel, on both cores; sessions() pins each to core 0
+ * before anything is measured.
+ */
 function spawnPair () {
   // BENCH_SERVER_FLAGS: extra node flags for the server (development: --cpu-prof --cpu-prof-dir=...).
   return {
-    server: child('server.js', ['--expose-gc', ...(process.env.BENCH_SERVER_FLAGS || '').split(' ').filter(Boolean)], 0),
+    server: child('server.js', ['--expose-gc', ...(process.env.BENCH_SERVER_FLAGS || '').split(' ').filter(Boolean)], null),
     clients: child('clients.js', [], 1)
   }
 }
@@ -123,16 +156,19 @@ async function connectClients ({ server, clients }, { contender, n, groups = fal
  * Sessions of several servers at once, each its own server and client process, all connected
  * before `body` runs with {key: ctx}: measurements can then alternate between them within
  * seconds, so that the machine's drift (other tenants of the host) falls on all of them alike.
- * Processes start and servers listen in parallel; sockets connect one server at a time.
+ * Processes start, servers listen and sockets connect in parallel, the servers on both cores (a
+ * server on core 0 alone made these the longest part of a round); then every server is pinned to
+ * core 0, where all of them are measured.
  * specs: [{ key, contender, n, ...connectClients options }].
  */
 async function sessions (specs, body) {
   const pairs = specs.map(() => spawnPair())
   try {
     const started = await Promise.all(specs.map((spec, i) => startServer(pairs[i], spec)))
+    await Promise.all(specs.map((spec, i) => connectClients(pairs[i], spec, started[i].port)))
     const ctxs = {}
     for (let i = 0; i < specs.length; i++) {
-      await connectClients(pairs[i], specs[i], started[i].port)
+      pairs[i].server.pin(0)
       ctxs[specs[i].key] = { ...pairs[i], ...started[i] }
     }
     return await body(ctxs)
@@ -202,27 +238,29 @@ const OBSERVED = [
 
 /**
  * S1 at each size, three rounds. The rounds of the largest size also hold S4 (idle memory, first),
- * S3 (sendTo; 10 small channels), S2 (latency, on the channel `half`) and S6 (the plugin with a
- * dashboard open and with metrics scraped, two more servers): every socket is on `all`, one of
- * 10 groups and its own id. Each round starts every server afresh; within a round, each
- * measurement runs every contender in turn, back to back (paired in time).
- * `part` (development): 's4', 's2' or 's6' runs only that part, at the largest size.
+ * S3 (sendTo; 10 small channels) and S2 (latency, on the channel `half`); those of the smallest
+ * hold S6 (the plugin plain, with a dashboard open and with metrics scraped: three more servers).
+ * Every socket is on `all`, one of 10 groups and its own id. Each round starts every server
+ * afresh; within a round, each measurement runs every contender in turn, back to back (paired in
+ * time). `part` (development): 's4', 's3', 's2' or 's6' runs only that part, at its size.
  */
 async function scenarios ({ part = null } = {}) {
   const samples = { s1: {}, s2: {}, s3: {}, s4: {}, s6: {} }
+  const floorBinary = part === null || part === 's2' ? compileFloor() : null
   const largest = SIZES.s1[SIZES.s1.length - 1]
+  const smallest = SIZES.s1[0]
   let s2Rate = rateArg ?? (part === 's2' ? require('./results.json').s2Rate : null)
-  for (const n of part === null ? SIZES.s1 : [largest]) {
+  for (const n of part === null ? SIZES.s1 : [part === 's6' ? smallest : largest]) {
     const atLargest = n === largest
     const ids = Array.from({ length: n }, (_, i) => `c${i}`)
     const groups = Array.from({ length: 10 }, (_, g) => `g${g}`)
     for (let round = 1; round <= ROUNDS; round++) {
       const order = part === 's6' ? [] : rotated(CONTENDERS, round)
-      const observed = atLargest && (part === null || part === 's6') && CONTENDERS.includes(PLUGIN) ? rotated(OBSERVED, round) : []
+      const observed = n === smallest && (part === null || part === 's6') && CONTENDERS.includes(PLUGIN) ? rotated(OBSERVED, round) : []
       const specs = order.map((contender) => ({ key: contender, contender, n, groups: true, half: atLargest }))
       // S6's three servers are its own (plain too), warmed alike: the S1 server has run more bursts.
       for (const { variant, options, dashboard } of observed) {
-        specs.push({ key: variant, contender: PLUGIN, n, groups: true, half: true, options, dashboard })
+        specs.push({ key: variant, contender: PLUGIN, n, groups: true, half: atLargest, options, dashboard })
       }
       await sessions(specs, async (ctxs) => {
         if (atLargest && (part === null || part === 's4')) {
@@ -250,7 +288,11 @@ async function scenarios ({ part = null } = {}) {
         if (part === null) {
           for (const perTick of BURSTS) {
             for (const size of PAYLOADS) {
-              const ticks = Math.max(1, Math.round(SIZES.deliveries / n / perTick))
+              // One per tick at the smallest size was the shortest measurement (0.4 s) and the
+              // noisiest, where the targets compare the plugin with the limit within 5%: twice the
+              // deliveries there (with 40 000, the rounds' ratios spread 0.70-1.09; with 80 000,
+              // 0.93-1.07).
+              const ticks = Math.max(1, Math.round(SIZES.deliveries / n / perTick)) * (perTick === 1 && n === smallest ? 2 : 1)
               const expected = n * perTick * ticks
               for (const contender of order) {
                 const result = await measureBurst(ctxs[contender], { targets: ['all'], perTick, ticks, size, expected, perClient: perTick * ticks })
@@ -259,7 +301,7 @@ async function scenarios ({ part = null } = {}) {
             }
           }
         }
-        if (atLargest && part === null) {
+        if (atLargest && (part === null || part === 's3')) {
           const ticks = Math.max(1, Math.round(SIZES.deliveries / 2 / n))
           for (const contender of order) {
             push(samples.s3, `sendTo to each of ${n}`, contender, await measureBurst(ctxs[contender], { kind: 'client', targets: ids, perTick: 1, ticks, size: 100, expected: n * ticks, perClient: ticks }))
@@ -275,23 +317,30 @@ async function scenarios ({ part = null } = {}) {
             s2Rate = Math.max(1, Math.floor(Math.min(...first) / 2 / SIZES.s2))
           }
           for (const contender of order) {
-            await paced(ctxs[contender], { rate: s2Rate, durationMs: 300, size: 100, n: SIZES.s2 }) // warm-up, not counted
+            await paced(ctxs[contender], { rate: s2Rate, durationMs: 100, size: 100, n: SIZES.s2 }) // warm-up (one fan-out), not counted
             const { server, latencyMs } = await paced(ctxs[contender], { rate: s2Rate, durationMs: SIZES.s2Ms, size: 100, n: SIZES.s2 })
             push(samples.s2, `n=${SIZES.s2}`, contender, {
               p50Ms: latencyMs.p50,
               p99Ms: latencyMs.p99,
               maxMs: latencyMs.max,
               loopDelayP99Ms: server.eventLoopDelayMs.p99,
-              loopDelayMaxMs: server.eventLoopDelayMs.max
+              loopDelayMaxMs: server.eventLoopDelayMs.max,
+              cpuNsPerDelivery: server.cpuNsPerDelivery
             })
+          }
+          // The same fan-outs with no Node at all, between the same idle servers.
+          if (floorBinary !== null) {
+            const measured = await floor(floorBinary, { sockets: SIZES.s2, rate: s2Rate, durationMs: SIZES.s2Ms })
+            push(samples.s2, `n=${SIZES.s2}`, FLOOR, { p50Ms: measured.p50Ms, p99Ms: measured.p99Ms, maxMs: measured.maxMs, loopDelayP99Ms: null, loopDelayMaxMs: null, cpuNsPerDelivery: measured.nsCpuPerWrite })
           }
         }
         if (observed.length > 0) {
           for (const { variant, dashboard } of observed) {
             for (const perTick of BURSTS) await observedBurst(ctxs[variant], { variant, subscribers: n + (dashboard ? 1 : 0), poll: null, perTick, durationMs: 100 }) // warm-up
           }
-          // --quick has one round: there the three are paired three times, each time in another order.
-          for (let rep = 1; rep <= (quick ? 3 : 1); rep++) {
+          // The three are paired twice per round (--quick, with one round: three times), each time
+          // in another order: a median of six ratios, and plain's spread over six bursts.
+          for (let rep = 1; rep <= (quick ? 3 : 2); rep++) {
             for (const perTick of BURSTS) {
               for (const { variant, dashboard, poll } of rotated(observed, rep)) {
                 push(samples.s6, `n=${n} perTick=${perTick} payload=100`, variant, await observedBurst(ctxs[variant], { variant, subscribers: n + (dashboard ? 1 : 0), poll, perTick }))
@@ -304,6 +353,7 @@ async function scenarios ({ part = null } = {}) {
       log(`n=${n} round ${round} done`)
     }
   }
+  if (floorBinary !== null) fs.rmSync(floorBinary, { force: true })
   const s6 = {}
   for (const [key, byVariant] of Object.entries(medians(samples.s6))) {
     s6[key] = {}
@@ -352,7 +402,7 @@ async function s5 () {
 /**
  * One S6 burst: back to back for s6Ms (not a fixed count), so the once-a-second reads fall inside
  * the CPU window: the poller restarts with each burst, its first read at the burst's start (one
- * read per 1000 ms burst: the page's own rate; 500 ms in --quick: twice it).
+ * read per 500 ms burst: twice the page's own rate of one a second).
  */
 async function observedBurst (ctx, { variant, subscribers, poll, perTick, durationMs = SIZES.s6Ms }) {
   await ctx.clients.call('reset')

@@ -268,6 +268,34 @@ const post = (method, params) => new Promise((resolve, reject) =>
   profiler.post(method, params, (err, result) => err ? reject(err) : resolve(result)))
 if (profiler !== null) profiler.connect()
 
+/**
+ * Development: starts what BENCH_PROFILE (a V8 CPU profile) and BENCH_PERF=dir (Linux perf,
+ * kernel time included) record of one measurement, named `name`; stopRecording writes them.
+ */
+async function startRecording (name) {
+  if (profiler !== null) {
+    await post('Profiler.enable')
+    await post('Profiler.setSamplingInterval', { interval: 100 })
+    await post('Profiler.start')
+  }
+  const perf = process.env.BENCH_PERF
+    ? require('node:child_process').spawn('perf', ['record', '-q', '-F', '4000', '-g', '-p', String(process.pid), '-o', require('node:path').join(process.env.BENCH_PERF, `${name}.perf`)], { stdio: 'ignore' })
+    : null
+  if (perf !== null) await sleep(300)
+  return { name, perf }
+}
+
+async function stopRecording ({ name, perf }) {
+  if (perf !== null) {
+    perf.kill('SIGINT')
+    await new Promise((resolve) => perf.once('exit', resolve))
+  }
+  if (profiler !== null) {
+    const { profile } = await post('Profiler.stop')
+    require('node:fs').writeFileSync(require('node:path').join(process.env.BENCH_PROFILE, `${name}.${process.pid}.cpuprofile`), JSON.stringify(profile))
+  }
+}
+
 const handlers = {
   async start ({ contender, options }) {
     if (options !== undefined && contender !== 'fastify-ws-notify') throw new Error(`${contender} takes no plugin options`)
@@ -299,18 +327,8 @@ const handlers = {
   async burst ({ kind, targets, perTick, ticks, size, durationMs }) {
     const pad = padFor(size)
     await collectGarbage(1)
-    if (profiler !== null) {
-      await post('Profiler.enable')
-      await post('Profiler.setSamplingInterval', { interval: 100 })
-      await post('Profiler.start')
-    }
-    const name = `${contenderName}.${kind}.${targets.length}x${perTick}x${size}`
-    // Development: BENCH_PERF=dir records the burst with Linux perf (kernel time included).
-    const perf = process.env.BENCH_PERF
-      ? require('node:child_process').spawn('perf', ['record', '-q', '-F', '4000', '-g', '-p', String(process.pid), '-o', require('node:path').join(process.env.BENCH_PERF, `${name}.perf`)], { stdio: 'ignore' })
-      : null
-    if (perf !== null) await sleep(300)
-    window = { cpu: process.cpuUsage(), t0: nowMicros(), name, perf }
+    const recording = await startRecording(`${contenderName}.${kind}.${targets.length}x${perTick}x${size}`)
+    window = { cpu: process.cpuUsage(), t0: nowMicros(), recording }
     const deadline = durationMs === undefined ? Infinity : performance.now() + durationMs
     const turns = durationMs === undefined ? ticks : Infinity
     let t = 0
@@ -329,25 +347,20 @@ const handlers = {
   /** Ends the CPU window opened by burst, once the clients have everything. */
   async end () {
     const cpu = process.cpuUsage(window.cpu)
-    if (window.perf !== null) {
-      window.perf.kill('SIGINT')
-      await new Promise((resolve) => window.perf.once('exit', resolve))
-    }
-    if (profiler !== null) {
-      const { profile } = await post('Profiler.stop')
-      require('node:fs').writeFileSync(require('node:path').join(process.env.BENCH_PROFILE, `${window.name}.${process.pid}.cpuprofile`), JSON.stringify(profile))
-    }
+    await stopRecording(window.recording)
     return { cpuMicros: cpu.user + cpu.system, wallMicros: nowMicros() - window.t0 }
   },
   /** Publishes to `channel` at a fixed rate for durationMs; event-loop delay and memory peaks. */
   async paced ({ channel, rate, durationMs, size }) {
     const pad = padFor(size)
     await collectGarbage(1)
+    const recording = await startRecording(`${contenderName}.paced.${channel}.${rate}x${size}`)
     const eld = monitorEventLoopDelay({ resolution: 5 })
     const before = memory()
     const peak = { ...before }
     const period = 1000 / rate
     const started = performance.now()
+    const cpu = process.cpuUsage()
     eld.enable()
     let sent = 0
     let lastSample = 0
@@ -364,9 +377,12 @@ const handlers = {
     }
     eld.disable()
     const deliveries = await subject.settle()
+    const used = process.cpuUsage(cpu)
+    await stopRecording(recording)
     return {
       sent,
       deliveries,
+      cpuNsPerDelivery: deliveries > 0 ? (used.user + used.system) * 1000 / deliveries : null,
       eventLoopDelayMs: { p50: eld.percentile(50) / 1e6, p99: eld.percentile(99) / 1e6, max: eld.max / 1e6 },
       memoryBefore: before,
       memoryPeak: peak,
