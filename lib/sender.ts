@@ -9,25 +9,35 @@ import type { Duplex } from 'node:stream'
 
 const OPEN = WebSocket.OPEN
 
-// Sender.frame is public on the class (ws 8) but undocumented; feature-detected below.
-interface FrameEncoder {
-  frame (data: Buffer, options: { fin: boolean, opcode: number, mask: boolean, readOnly: boolean, rsv1: boolean }): Buffer[]
-}
-const encoder = (WebSocket as unknown as { Sender?: Partial<FrameEncoder> }).Sender
-const canEncode = typeof encoder?.frame === 'function'
-
-/** One outbound message: its JSON text as bytes, and (when ws allows it) the whole text frame. */
+/** One outbound message: its JSON text as bytes, and the whole text frame around them. */
 export interface EncodedMessage {
+  /** The JSON text: a view into `frame`, after the header. */
   readonly bytes: Buffer
-  readonly frame: Buffer | null
+  readonly frame: Buffer
 }
 
-/** Encodes a JSON text once for any number of sockets. */
+/**
+ * Encodes a JSON text once, as an unmasked, final text frame (RFC 6455 5.2: a server never
+ * masks), for any number of sockets: one buffer, the text written straight into it after the
+ * header.
+ */
 export function encodeMessage (json: string): EncodedMessage {
-  const bytes = Buffer.from(json)
-  if (!canEncode) return { bytes, frame: null }
-  const parts = (encoder as FrameEncoder).frame(bytes, { fin: true, opcode: 1, mask: false, readOnly: false, rsv1: false })
-  return { bytes, frame: parts.length === 1 ? parts[0] : Buffer.concat(parts) }
+  const length = Buffer.byteLength(json)
+  const header = length < 126 ? 2 : length < 65536 ? 4 : 10
+  const frame = Buffer.allocUnsafe(header + length)
+  frame[0] = 0x81 // FIN, opcode 1 (text)
+  if (header === 2) {
+    frame[1] = length
+  } else if (header === 4) {
+    frame[1] = 126
+    frame.writeUInt16BE(length, 2)
+  } else {
+    frame[1] = 127
+    frame.writeUInt32BE(Math.floor(length / 0x100000000), 2)
+    frame.writeUInt32BE(length >>> 0, 6)
+  }
+  frame.write(json, header, 'utf8')
+  return { bytes: frame.subarray(header), frame }
 }
 
 /**
@@ -36,8 +46,8 @@ export function encodeMessage (json: string): EncodedMessage {
  * null means every write goes through ws.send.
  */
 export function directSocketOf (ws: WebSocket): Duplex | null {
-  const internals = ws as unknown as { _socket?: Duplex, _sender?: unknown, _extensions?: Record<string, unknown> }
-  if (!canEncode || ws.extensions !== '' || internals._sender === undefined) return null
+  const internals = ws as unknown as { _socket?: Duplex, _sender?: unknown }
+  if (ws.extensions !== '' || internals._sender === undefined) return null
   const socket = internals._socket
   if (socket === undefined || typeof socket.write !== 'function') return null
   return socket
@@ -46,9 +56,9 @@ export function directSocketOf (ws: WebSocket): Duplex | null {
 /**
  * The frames a socket got in the current tick, in order: the Run before them plus one frame.
  * Runs are immutable and shared: a channel's fan-out moves each subscriber from its Run to the
- * same next one (`followedBy` remembers the last step taken), so every socket that got the same frames
- * in the same order ends the tick on the same Run, and the Run joins its frames into one buffer
- * once, for all of them. Sockets whose frames differ (other channels, direct messages) simply
+ * same next one (`followedBy` remembers the last step taken), so every socket that got the same
+ * frames in the same order ends the tick on the same Run, and the Run joins its frames into one
+ * buffer once, for all of them. Sockets whose frames differ (other channels, direct messages) simply
  * end on Runs of their own.
  */
 export class Run {
@@ -118,11 +128,11 @@ export class Sender {
   write (target: Writable, message: EncodedMessage): boolean {
     const ws = target.ws
     if (ws.readyState !== OPEN) return false
-    const frame = message.frame
-    if (target.direct === null || frame === null) {
+    if (target.direct === null) {
       ws.send(message.bytes, { binary: false })
       return true
     }
+    const frame = message.frame
     // The first frame of a tick is kept as it is (one notification per tick allocates nothing);
     // a second one makes a Run.
     const queued = target.queued

@@ -4,9 +4,9 @@
 import { test } from 'tap'
 import Fastify from 'fastify'
 import websocket from '@fastify/websocket'
-import type { WebSocket as ServerSocket } from 'ws'
+import { WebSocket, type WebSocket as ServerSocket } from 'ws'
 import notifications from '../lib/index'
-import { Run } from '../lib/sender'
+import { Run, encodeMessage } from '../lib/sender'
 import { build, connect, waitUntil, within, type Client } from './helper'
 
 test('a permessage-deflate socket receives correct frames via the ws.send fallback', async (t) => {
@@ -182,4 +182,21 @@ test('a tick\'s frames reach each socket in one write(), in order; subscribers o
   const singles = [...writes.values()].map((list) => list[1])
   t.ok(singles.every((chunk) => chunk === singles[0]), 'one frame buffer, shared')
   t.same([...writes.values()].map((list) => list.length), [2, 2, 2], 'one more write() each')
+})
+
+test('encodeMessage writes the frame ws itself would write, at every length encoding', async (t) => {
+  // ws's own encoder is the reference: 7-bit, 16-bit and 64-bit lengths, and text whose UTF-8
+  // size differs from its length.
+  const reference = (json: string): Buffer => Buffer.concat((WebSocket as unknown as {
+    Sender: { frame: (data: Buffer, options: object) => Buffer[] }
+  }).Sender.frame(Buffer.from(json), { fin: true, opcode: 1, mask: false, readOnly: false, rsv1: false }))
+  for (const size of [0, 1, 125, 126, 127, 65_535, 65_536, 70_000]) {
+    const json = JSON.stringify('x'.repeat(Math.max(0, size - 2)))
+    const message = encodeMessage(json)
+    t.same(message.frame, reference(json), `${json.length} bytes`)
+    t.equal(message.bytes.toString(), json)
+  }
+  const unicode = JSON.stringify({ text: 'é✓😀'.repeat(30) })
+  t.same(encodeMessage(unicode).frame, reference(unicode), 'multi-byte text: the length is in bytes')
+  t.equal(encodeMessage(unicode).bytes.length, Buffer.byteLength(unicode))
 })
