@@ -7,8 +7,6 @@ import type {
   preHandlerHookHandler
 } from 'fastify'
 import type { Registry } from 'prom-client'
-// ioredis is an optional peer dependency: needed only with the Redis adapter or createPublisher.
-import type { Redis } from 'ioredis'
 
 declare module 'fastify' {
   // Repeats Fastify's own type parameters: TypeScript merges only identical declarations.
@@ -196,9 +194,19 @@ declare namespace fastifyWsNotify {
     create (context: never): unknown
   }
 
+  /**
+   * An ioredis client, such as `fastify.redis`. Typed by what the adapter checks of it at run time
+   * (it has `duplicate()` and `evalsha()`), not imported from ioredis: ioredis is an optional peer
+   * dependency, and these types must compile without it.
+   */
+  export interface RedisClient {
+    duplicate (...args: never[]): unknown
+    evalsha (...args: never[]): unknown
+  }
+
   export interface RedisAdapterOptions {
     /** An ioredis client such as `fastify.redis` (never closed by the adapter) or a `redis://` URL (opened and closed by it). */
-    redis: Redis | string
+    redis: RedisClient | string
     /** Prefix of every key and pub/sub channel; the same on every instance and publisher. Default `'fastify-ws-notify:'`. */
     keyPrefix?: string
     /** Milliseconds a notify() waits for Redis before rejecting. Default 5 000. */
@@ -211,7 +219,7 @@ declare namespace fastifyWsNotify {
 
   export interface ExternalPublisherOptions<C extends ChannelsOption> {
     /** An ioredis client (left open by close()) or a `redis://` URL (closed by close()). */
-    redis: Redis | string
+    redis: RedisClient | string
     /** The same declarations as the plugin's `channels`. */
     channels: C
     /** The same as the plugin's `history` option. */

@@ -2,6 +2,7 @@
 import Fastify from 'fastify'
 import notifications, { createPublisher, redisAdapter, type NotificationStats, type NotificationsOptions } from 'fastify-ws-notify'
 import { Type } from '@sinclair/typebox'
+import { Redis } from 'ioredis'
 
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false
 function assert<T extends true> (): void {}
@@ -57,6 +58,10 @@ app.register(notifications, { channels: ['a'], authorize: async () => 'yes' })
 app.register(notifications, { channels: ['a'], history: { ttl: 1000 } })
 // @ts-expect-error redis is a client or a URL
 redisAdapter({ redis: 6379 })
+// An ioredis client (such as fastify.redis) is a RedisClient, for the adapter and the publisher.
+const ioredisClient = new Redis({ lazyConnect: true })
+redisAdapter({ redis: ioredisClient })
+createPublisher({ redis: ioredisClient, channels: ['a'] }).close().catch(() => {})
 
 // createPublisher: the same typed notify as the plugin, from its own channels declaration.
 const publisher = createPublisher({
