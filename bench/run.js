@@ -52,6 +52,8 @@ function compileFloor () {
   const binary = path.join(os.tmpdir(), `fastify-ws-notify-floor-${process.pid}`)
   try {
     execFileSync('cc', ['-O2', '-o', binary, path.join(__dirname, 'floor.c')], { stdio: 'ignore' })
+    // Removed however the run ends (a failed contender exits with 1 mid-round).
+    process.once('exit', () => fs.rmSync(binary, { force: true }))
     return binary
   } catch {
     log('no C compiler (cc): S2\'s floor is not measured')
@@ -353,7 +355,6 @@ async function scenarios ({ part = null } = {}) {
       log(`n=${n} round ${round} done`)
     }
   }
-  if (floorBinary !== null) fs.rmSync(floorBinary, { force: true })
   const s6 = {}
   for (const [key, byVariant] of Object.entries(medians(samples.s6))) {
     s6[key] = {}
