@@ -44,13 +44,23 @@ function readBrowserPage (): string {
   return readFileSync(found, 'utf8')
 }
 
-/** One round of sample events, one per channel. Typed against the declarations, without a global merge. */
+/**
+ * One round of sample events, one per channel. Typed against the declarations, without a global
+ * merge. The first three are the replaced service's payloads (PROTOCOL.md); the other three
+ * channels have no fixed payload, so their samples are only examples of what may be sent.
+ */
 function sendSamples (notify: TypedNotify<ChannelEvents<typeof channels>>, round: number): Array<Promise<number>> {
   const severities = ['info', 'warning', 'critical'] as const
+  const progress = (round * 12.5) % 112.5 // 0, 12.5, ... 100, then again
   return [
-    notify('error_firewall', 'error_blocked', { error_id: `err-${round}`, reason: 'rate limit exceeded' }),
-    notify('vector_search', 'search_progress', { search_id: 'search-1', processed: (round * 10) % 100, total: 100 }),
-    notify('db_pool_stats', 'pool_resized', { old_size: 20 + (round % 2) * 10, new_size: 30 - (round % 2) * 10 }),
+    notify('error_firewall', 'error_blocked', { error_id: `err-${round}`, solution: 'retry with exponential backoff', timestamp: new Date().toISOString() }),
+    notify('vector_search', 'search_progress', { query_id: `query-${Math.floor(round / 9)}`, progress, status: progress >= 100 ? 'completed' : 'searching' }),
+    notify('db_pool_stats', 'pool_resized', {
+      old_size: 20 + (round % 2) * 10,
+      new_size: 30 - (round % 2) * 10,
+      reason: round % 2 === 0 ? 'high utilization' : 'low utilization',
+      utilization: round % 2 === 0 ? '85%' : '30%'
+    }),
     notify('ai_analysis', 'analysis_complete', { analysis_id: `analysis-${round}`, summary: 'no anomalies found', confidence: 0.93 }),
     notify('memory_updates', 'memory_updated', { key: 'session:summary', version: round + 1 }),
     notify('system_alerts', 'alert_raised', { severity: severities[round % 3], message: `sample alert #${round}` })

@@ -67,13 +67,13 @@ test('the document parses with @asyncapi/parser, without diagnostics', async (t)
   }
   // Compared in the served JSON: the parser adds its own x-parser-schema-id keys.
   const served = JSON.parse(raw) as Frame
-  const payload = served.components.messages['system_alerts.alert_raised'].payload as Frame
-  const receiveAlerts = [...operations.values()].find((o) => (o.json() as Frame).title === 'system_alerts')
-  t.equal(receiveAlerts?.messages().all()[0].name(), 'alert_raised', 'the receive operation lists the channel\'s events')
-  t.same(payload.properties.data, JSON.parse(JSON.stringify(demoChannels.system_alerts.events.alert_raised)),
+  const payload = served.components.messages['error_firewall.error_blocked'].payload as Frame
+  const receiveBlocked = [...operations.values()].find((o) => (o.json() as Frame).title === 'error_firewall')
+  t.equal(receiveBlocked?.messages().all()[0].name(), 'error_blocked', 'the receive operation lists the channel\'s events')
+  t.same(payload.properties.data, JSON.parse(JSON.stringify(demoChannels.error_firewall.events.error_blocked)),
     'the event payload is the declared TypeBox schema')
-  t.same(payload.properties.type, { type: 'string', const: 'alert_raised' })
-  t.same(payload.properties.channel, { type: 'string', const: 'system_alerts' })
+  t.same(payload.properties.type, { type: 'string', const: 'error_blocked' })
+  t.same(payload.properties.channel, { type: 'string', const: 'error_firewall' })
   t.match(document.info().description(), /1013/, 'close codes are described')
 })
 
@@ -84,7 +84,7 @@ test('frames from a real socket match their messages; wrong frames do not', asyn
   const client = await connect(t, url, '', { headers: { 'x-user': '42' } })
   t.equal(await check('connected', client.frames[0]), 'valid', 'connected')
 
-  const subscribe = { action: 'subscribe', channel: 'system_alerts', id: 1 }
+  const subscribe = { action: 'subscribe', channel: 'error_firewall', id: 1 }
   t.equal(await check('subscribe', subscribe), 'valid', 'subscribe action')
   t.equal(await check('subscribed', await client.request(subscribe)), 'valid', 'subscribed reply')
   t.equal(await check('subscribed', await client.request({ action: 'subscribe', channel: 'user:42' })), 'valid', 'subscribed to a namespace channel')
@@ -96,21 +96,21 @@ test('frames from a real socket match their messages; wrong frames do not', asyn
   t.equal(await check('unsubscribed', await client.request({ action: 'unsubscribe', channel: 'user:42' })), 'valid', 'unsubscribed reply')
 
   const count = client.frames.length
-  await app.notify('system_alerts', 'alert_raised', { severity: 'critical', message: 'disk full' })
+  await app.notify('error_firewall', 'error_blocked', { error_id: 'e1', solution: 'retry' })
   await app.notifications.sendTo('42', 'hello', { any: ['thing'] })
-  const [alert, direct] = (await client.waitFor(count + 2)).slice(count)
-  t.equal(await check('system_alerts.alert_raised', alert), 'valid', 'notification')
+  const [blocked, direct] = (await client.waitFor(count + 2)).slice(count)
+  t.equal(await check('error_firewall.error_blocked', blocked), 'valid', 'notification')
   t.equal(await check('direct', direct), 'valid', 'direct message')
 
   // The schemas are not vacuous.
-  t.match(await check('system_alerts.alert_raised', { ...alert, data: { severity: 'meh', message: 'x' } }), /data/, 'wrong data refused')
-  t.match(await check('system_alerts.alert_raised', { ...alert, channel: 'error_firewall' }), /channel/, 'wrong channel refused')
-  t.match(await check('system_alerts.alert_raised', { ...alert, type: 'other' }), /type/, 'wrong event type refused')
+  t.match(await check('error_firewall.error_blocked', { ...blocked, data: { error_id: 'e1' } }), /data/, 'wrong data refused')
+  t.match(await check('error_firewall.error_blocked', { ...blocked, channel: 'system_alerts' }), /channel/, 'wrong channel refused')
+  t.match(await check('error_firewall.error_blocked', { ...blocked, type: 'other' }), /type/, 'wrong event type refused')
   t.match(await check('error', { ...invalidChannel, code: 'MADE_UP' }), /code/, 'unknown error code refused')
   t.match(await check('subscribe', { action: 'subscribe' }), /channel/, 'subscribe without channel refused')
-  t.match(await check('user__.mention', { type: 'mention', channel: 'other:42', data: { from: 'x' }, timestamp: alert.timestamp }), /channel/,
+  t.match(await check('user__.mention', { type: 'mention', channel: 'other:42', data: { from: 'x' }, timestamp: blocked.timestamp }), /channel/,
     'a namespace message must name a channel of the namespace')
-  t.equal(await check('loose.any', { type: 'whatever', channel: 'loose', data: [1, 2], timestamp: alert.timestamp }), 'valid',
+  t.equal(await check('loose.any', { type: 'whatever', channel: 'loose', data: [1, 2], timestamp: blocked.timestamp }), 'valid',
     'an undeclared-events channel accepts any type and data')
 })
 

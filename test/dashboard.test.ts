@@ -113,7 +113,7 @@ test('in Chromium: live numbers equal /ws/stats, the chart moves, the tail follo
     for (let i = 0; i < 1 + (tick % 5); i++) {
       app.notify('system_alerts', 'alert_raised', { severity: 'warning', message: `alert ${tick}.${i}` }).catch(failed)
     }
-    app.notify('error_firewall', 'error_blocked', { error_id: `err-${tick}`, reason: 'rate limit exceeded' }).catch(failed)
+    app.notify('error_firewall', 'error_blocked', { error_id: `err-${tick}`, solution: 'retry later' }).catch(failed)
   }, 100)
   t.teardown(() => clearInterval(traffic))
 

@@ -16,18 +16,19 @@ async function listenDemo (t: Test, options: DemoOptions): Promise<{ http: strin
   return { http: `http://127.0.0.1:${address.port}`, ws: `ws://127.0.0.1:${address.port}` }
 }
 
-const alert = { channel: 'system_alerts', type: 'alert_raised', data: { severity: 'warning', message: 'disk 91% full' } }
+// The replaced service's own event (PROTOCOL.md); test/replaced-events.test.ts sends every one of them.
+const blocked = { channel: 'error_firewall', type: 'error_blocked', data: { error_id: 'e1', solution: 'retry' } }
 
 test('POST /notify with a channel reaches its subscribers and answers delivered n', async (t) => {
   const { http, ws } = await listenDemo(t, { eventInterval: 0 })
   const subscriber = await connect(t, ws)
   const bystander = await connect(t, ws)
-  t.match(await subscriber.request({ action: 'subscribe', channel: 'system_alerts' }), { type: 'subscribed' })
+  t.match(await subscriber.request({ action: 'subscribe', channel: 'error_firewall' }), { type: 'subscribed' })
   t.match(await bystander.request({ action: 'subscribe', channel: 'db_pool_stats' }), { type: 'subscribed' })
 
-  t.same(await postJson(`${http}/notify`, alert), { status: 200, body: { delivered: 1 } })
+  t.same(await postJson(`${http}/notify`, blocked), { status: 200, body: { delivered: 1 } })
   const frames = await subscriber.waitFor(3)
-  t.match(frames[2], { type: 'alert_raised', channel: 'system_alerts', data: alert.data, timestamp: String })
+  t.match(frames[2], { type: 'error_blocked', channel: 'error_firewall', data: blocked.data, timestamp: String })
   t.equal(bystander.frames.length, 2, 'a subscriber of another channel got nothing')
 })
 
@@ -51,10 +52,10 @@ test('bad bodies get 400 with a message saying what is wrong', async (t) => {
   const cases: Array<[string, unknown, string, RegExp]> = [
     ['no type', { channel: 'system_alerts' }, 'FST_ERR_VALIDATION', /required property 'type'/],
     ['neither target', { type: 'x' }, 'DEMO_BAD_TARGET', /exactly one of "channel".*"client_id"/],
-    ['both targets', { ...alert, client_id: 'alice' }, 'DEMO_BAD_TARGET', /exactly one of/],
-    ['unknown channel', { ...alert, channel: 'nope' }, 'FST_WS_NOTIFY_UNKNOWN_CHANNEL', /Unknown channel "nope"; declared channels: error_firewall/],
-    ['unknown event', { ...alert, type: 'alert_lowered' }, 'FST_WS_NOTIFY_UNKNOWN_EVENT', /Unknown event type "alert_lowered".*declared types: alert_raised/],
-    ['invalid data', { ...alert, data: { severity: 'warning' } }, 'FST_WS_NOTIFY_INVALID_PAYLOAD', /data\/message/],
+    ['both targets', { ...blocked, client_id: 'alice' }, 'DEMO_BAD_TARGET', /exactly one of/],
+    ['unknown channel', { ...blocked, channel: 'nope' }, 'FST_WS_NOTIFY_UNKNOWN_CHANNEL', /Unknown channel "nope"; declared channels: error_firewall/],
+    ['unknown event', { ...blocked, type: 'error_unblocked' }, 'FST_WS_NOTIFY_UNKNOWN_EVENT', /Unknown event type "error_unblocked".*declared types: error_blocked/],
+    ['invalid data', { ...blocked, data: { error_id: 'e1' } }, 'FST_WS_NOTIFY_INVALID_PAYLOAD', /data\/solution: Expected required property/],
     ['missing data', { channel: 'db_pool_stats', type: 'pool_resized' }, 'FST_WS_NOTIFY_INVALID_PAYLOAD', /pool_resized/],
     ['bad client id', { client_id: 'no spaces', type: 'x' }, 'FST_WS_NOTIFY_INVALID_CLIENT_ID', /Invalid client id "no spaces"/],
     ['not JSON', '{"channel":', 'FST_ERR_CTP_INVALID_JSON_BODY', /JSON/],
