@@ -67,9 +67,11 @@ test('README blocks', async (t) => {
     const response = await app.inject({ method: 'POST', url: '/pools/main/resize' })
     t.same(response.json(), { delivered: 1 })
     const [, , notification] = await client.waitFor(3)
-    t.match(notification, { type: 'pool_resized', channel: 'db_pool_stats', data: { old_size: 20, new_size: 30 } })
+    t.same(notification.data, { old_size: 20, new_size: 30, reason: 'high utilization' })
+    t.match(notification, { type: 'pool_resized', channel: 'db_pool_stats' })
     const notify = app.notify as (channel: string, type: string, data: unknown) => Promise<number>
-    await t.rejects(notify('db_pool_stats', 'pool_resized', { old_size: 20 }), { code: 'FST_WS_NOTIFY_INVALID_PAYLOAD', message: /new_size/ })
+    await t.rejects(notify('db_pool_stats', 'pool_resized', { old_size: 20, reason: 'load' }), { code: 'FST_WS_NOTIFY_INVALID_PAYLOAD', message: /new_size/ })
+    t.equal(await notify('error_firewall', 'error_blocked', { error_id: 'e1', solution: 'retry' }), 0, 'the replaced service\'s error_blocked is accepted')
     await t.rejects(notify('db_pool_stats', 'pool_drained', {}), { code: 'FST_WS_NOTIFY_UNKNOWN_EVENT' })
     await t.rejects(notify('nope', 'x', {}), { code: 'FST_WS_NOTIFY_UNKNOWN_CHANNEL' })
   })
