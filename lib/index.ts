@@ -22,6 +22,7 @@ import { registerDashboard } from './dashboard'
 import { registerAsyncApi } from './asyncapi'
 import { registerMetrics } from './metrics'
 import { sumStats } from './cluster-stats'
+import { declaredNameOf } from './stats'
 import { FST_WS_NOTIFY_ALREADY_REGISTERED, FST_WS_NOTIFY_INVALID_CLOSE } from './errors'
 import { CLOSE_REASON_MAX_BYTES, CloseCode, isSendableCloseCode } from './protocol'
 import * as errors from './errors'
@@ -45,6 +46,8 @@ async function plugin (fastify: FastifyInstance, options: NotificationsOptions):
   const registry = new ChannelRegistry(config.channels)
   // A broker adapter brings its own history (offsets assigned cluster-wide); the hub reads its size.
   const hub = new Hub(config, { size: () => history.size() })
+  // Stats and metrics list a namespace channel (user:alice) under its pattern: no identity shown.
+  hub.counters.listedName = declaredNameOf(registry)
   const adapter = config.adapter === null
     ? memoryAdapter(hub)
     : config.adapter.create({ hub, channels: config.channels, log: fastify.log })

@@ -8,14 +8,11 @@ import type { Registry } from 'prom-client'
 import type { Config } from './options'
 import type { Hub } from './hub'
 import type { ChannelRegistry } from './channels'
-import { isChannelPattern } from './auth'
+import { declaredNameOf } from './stats'
 import { FST_WS_NOTIFY_INVALID_OPTION } from './errors'
 import { sideRouteUrl, statsHooks } from './side-routes'
 
 export const METRIC_PREFIX = 'ws_notify_'
-
-/** Label of a channel that no declaration covers (only possible with messages from another instance). */
-const UNDECLARED = '(undeclared)'
 
 // Fan-out of one message over an event loop that is not blocked: microseconds to a few ms.
 const DURATION_BUCKETS = [0.00001, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1]
@@ -28,12 +25,6 @@ export interface MetricsContext {
   readonly registry: ChannelRegistry
 }
 
-/** The declared name a concrete channel is counted under. */
-function channelLabeler (registry: ChannelRegistry): (channel: string) => string {
-  const plain = new Set(registry.names.filter((name) => !isChannelPattern(name)))
-  return (channel) => plain.has(channel) ? channel : registry.patterns.match(channel) ?? UNDECLARED
-}
-
 /** Registers the metrics and the route; does nothing when `metrics` is off. */
 export async function registerMetrics (fastify: FastifyInstance, context: MetricsContext): Promise<void> {
   const { config, hub } = context
@@ -42,7 +33,8 @@ export async function registerMetrics (fastify: FastifyInstance, context: Metric
   // Never prom-client's global registry: two apps in one process must not collide.
   const own = config.metrics.registry === null
   const target: Registry = own ? new prom.Registry() : config.metrics.registry as Registry
-  const labelOf = channelLabeler(context.registry)
+  // The names stats list channels under: a namespace pattern, never a concrete private channel.
+  const labelOf = declaredNameOf(context.registry)
   const counters = hub.counters
   const names: string[] = []
   const name = (suffix: string): string => {
@@ -76,7 +68,7 @@ export async function registerMetrics (fastify: FastifyInstance, context: Metric
   }
 
   gauge('connections', 'Sockets open now (stats: total_clients)', () => hub.connections.size)
-  gauge('channels_active', 'Channels with at least one subscriber now (stats: total_channels)', () => hub.subscribers.size)
+  gauge('channels_active', 'Channels with at least one subscriber now (stats: total_channels)', () => hub.stats().total_channels)
   gauge('history_messages', 'Messages held in all channels\' history (stats: history_messages)', () => hub.stats().history_messages)
   gauge('uptime_seconds', 'Seconds since registration (stats: uptime_seconds)', () => (Date.now() - counters.startedAt) / 1000)
   // eslint-disable-next-line no-new

@@ -1,5 +1,6 @@
 // Counters of one registration, and the snapshot served at `${path}/stats`. The hub counts;
-// this file only holds the numbers and shapes them. Never identities or addresses.
+// this file only holds the numbers and shapes them. Never identities or addresses: a namespace
+// channel (user:alice) names an identity, so it is listed under its declared pattern (user:*).
 import { Type, type Static } from '@sinclair/typebox'
 
 /** Response schema of the stats route: PROTOCOL.md's keys plus ours. */
@@ -20,6 +21,17 @@ export const StatsSchema = Type.Object({
 })
 export type StatsSnapshot = Static<typeof StatsSchema>
 
+/** The name a concrete channel is listed under in stats and metrics labels. */
+export type ListedName = (channel: string) => string
+
+/** Listed name of a channel no declaration covers (only possible with messages from another instance). */
+export const UNDECLARED = '(undeclared)'
+
+/** Lists each channel under its declaration: itself when declared plain, its pattern (user:*) for user:42. */
+export function declaredNameOf (registry: { declarationOf (channel: string): string | undefined }): ListedName {
+  return (channel) => registry.declarationOf(channel) ?? UNDECLARED
+}
+
 export class Counters {
   readonly startedAt = Date.now()
   connectionsEver = 0
@@ -30,20 +42,36 @@ export class Counters {
   slowConsumersClosed = 0
   /** Counted by a broker adapter: connection errors and publishes that failed. */
   brokerErrors = 0
+  /**
+   * The name stats list a subscribed channel under; set once at registration (index.ts) to
+   * declaredNameOf(registry). The default (the name itself) only serves a hub without declarations.
+   */
+  listedName: ListedName = (channel) => channel
 }
 
-/** Builds the stats body from the counters and the live subscription map. */
+/**
+ * Builds the stats body from the counters and the live subscription map. Channels are grouped by
+ * their listed name: a declared plain channel is its own entry (PROTOCOL.md's meaning); the
+ * channels of a namespace are one entry, `user:*`, holding their summed subscribers.
+ */
 export function snapshot (counters: Counters, openSockets: number, subscribers: ReadonlyMap<string, ReadonlySet<unknown>>, historyMessages = 0): StatsSnapshot {
   // No prototype: a channel may be named "__proto__" or "constructor".
   const channelStats: Record<string, number> = Object.create(null)
-  for (const [channel, set] of subscribers) channelStats[channel] = set.size
+  // In order of first appearance (Object.keys would put integer-like names first).
+  const active: string[] = []
+  for (const [channel, set] of subscribers) {
+    const name = counters.listedName(channel)
+    const count = channelStats[name]
+    if (count === undefined) active.push(name)
+    channelStats[name] = (count ?? 0) + set.size
+  }
   return {
     total_clients: openSockets,
-    total_channels: subscribers.size,
+    total_channels: active.length,
     total_messages_sent: counters.messagesSent,
     total_connections_ever: counters.connectionsEver,
     channel_stats: channelStats,
-    active_channels: [...subscribers.keys()],
+    active_channels: active,
     uptime_seconds: Math.round((Date.now() - counters.startedAt) / 100) / 10,
     notifications_published: counters.notificationsPublished,
     bytes_sent: counters.bytesSent,

@@ -168,7 +168,9 @@ declare namespace fastifyWsNotify {
     total_channels: number
     total_messages_sent: number
     total_connections_ever: number
+    /** Subscribers per declared channel; a namespace (`user:*`) is one entry summing its channels. */
     channel_stats: Record<string, number>
+    /** Declared channels with subscribers; a namespace is listed once as its pattern, never `user:42`. */
     active_channels: string[]
     uptime_seconds: number
     notifications_published: number
