@@ -22,12 +22,18 @@ export function isChannelPattern (name: string): boolean {
   return name.length > 1 && name.endsWith('*')
 }
 
-/** The namespace patterns among the declared channels, matched by prefix. */
+/**
+ * The namespace patterns among the declared channels, matched by prefix. The most specific
+ * (longest) pattern wins whatever the declaration order: `user:admin:x` is of `user:admin:*`
+ * (identity `x`), never of `user:*` (identity `admin:x`).
+ */
 export class ChannelPatterns {
   readonly #prefixes: string[] = []
 
   constructor (names: readonly string[]) {
     for (const name of names) if (isChannelPattern(name)) this.#prefixes.push(name.slice(0, -1))
+    // Longest first, so the first match is the most specific; two prefixes of one length cannot both match.
+    this.#prefixes.sort((a, b) => b.length - a.length)
   }
 
   get size (): number {
