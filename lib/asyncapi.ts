@@ -2,7 +2,9 @@
 // the frames of protocol.ts and the channel declarations (TypeBox schemas are JSON Schema). As the
 // WebSocket binding says, the AsyncAPI channel is the connection; the plugin's channels are
 // multiplexed on it, so each declared channel is one `receive` operation whose messages are its
-// events. Built once at registration; only the server (host and scheme of the request) varies.
+// events. Built once at registration, in its two forms (ws and wss, by the scheme of the request).
+// The server's host is the placeholder `{host}` (a server variable): echoing the request's Host
+// header would let whoever sends it write into the document (issue 18.6).
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { TSchema } from '@sinclair/typebox'
 import type { Config } from './options'
@@ -176,13 +178,16 @@ export function buildAsyncApi (config: Config): AsyncApiDocument {
   }
 }
 
-/** The server of the document: the host and scheme this request reached. */
-function serverOf (request: FastifyRequest): Record<string, unknown> {
+/** The server of the document: a placeholder host, and the scheme (ws or wss) the document was served on. */
+function serverOf (protocol: 'ws' | 'wss'): Record<string, unknown> {
   return {
     notifications: {
-      host: request.host,
-      protocol: request.protocol === 'https' ? 'wss' : 'ws',
-      description: 'this server'
+      host: '{host}',
+      protocol,
+      description: 'this server: the host (and port) you fetched this document from',
+      variables: {
+        host: { description: 'the host and port of this server, as clients reach it (never read from a request)', examples: ['localhost:3000'] }
+      }
     }
   }
 }
@@ -191,7 +196,10 @@ function serverOf (request: FastifyRequest): Record<string, unknown> {
 export function registerAsyncApi (fastify: FastifyInstance, config: Config): void {
   if (!config.asyncapi) return
   const document = buildAsyncApi(config)
-  fastify.get(sideRouteUrl(config.path, 'asyncapi.json'), { ...statsHooks(config) }, async (request, reply) => {
-    return await reply.type('application/json; charset=utf-8').send(JSON.stringify({ asyncapi: document.asyncapi, info: document.info, servers: serverOf(request), ...document }))
+  const serialize = (protocol: 'ws' | 'wss'): string =>
+    JSON.stringify({ asyncapi: document.asyncapi, info: document.info, servers: serverOf(protocol), ...document })
+  const bodies = { ws: serialize('ws'), wss: serialize('wss') }
+  fastify.get(sideRouteUrl(config.path, 'asyncapi.json'), { ...statsHooks(config) }, async (request: FastifyRequest, reply) => {
+    return await reply.type('application/json; charset=utf-8').send(request.protocol === 'https' ? bodies.wss : bodies.ws)
   })
 }

@@ -5,6 +5,7 @@ import { test, type Test } from 'tap'
 import Fastify from 'fastify'
 import { Type } from '@sinclair/typebox'
 import { Parser } from '@asyncapi/parser'
+import { get as httpGet } from 'node:http'
 import { build, connect, type Frame } from './helper'
 import notifications from '../lib/index'
 import { channels as demoChannels } from '../examples/channels'
@@ -52,7 +53,7 @@ test('the document parses with @asyncapi/parser, without diagnostics', async (t)
   const binding = socket[0].bindings().get('ws')?.value() as Frame
   t.match(binding, { method: 'GET', query: { properties: { client_id: { type: 'string', maxLength: 128 } } } })
   const server = document.servers().all()[0]
-  t.equal(server.host(), new URL(http).host, 'the host this request reached')
+  t.equal(server.host(), '{host}', 'a placeholder host, never the request\'s Host header')
   t.equal(server.protocol(), 'ws')
 
   const operations = new Map(document.operations().all().map((operation) => [operation.id(), operation]))
@@ -165,4 +166,34 @@ test('names that collide or are not component keys still get distinct, valid key
   t.same(messages['a.b.c'].payload.properties.data.required, ['x'], 'first declaration keeps the plain key')
   t.same(messages['a.b.c_2'].payload.properties.data.required, ['y'], 'the colliding one gets a suffix')
   t.equal(messages['weird_name__.any'].payload.properties.channel.const, 'weird name/%', 'the real name stays in the payload')
+})
+
+/** GET over real HTTP with a Host header of our choosing (fetch does not let a caller set Host). */
+async function getWithHost (http: string, path: string, host: string): Promise<{ status: number, body: string }> {
+  const { port } = new URL(http)
+  return await new Promise((resolve, reject) => {
+    const request = httpGet({ host: '127.0.0.1', port, path, headers: { host } }, (response) => {
+      let body = ''
+      response.setEncoding('utf8')
+      response.on('data', (chunk: string) => { body += chunk })
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }))
+    })
+    request.on('error', reject)
+  })
+}
+
+test('issue 18.6: the request\'s Host header is never echoed into the document', async (t) => {
+  const { http } = await build(t, { channels, authenticate })
+  const { status, body } = await getWithHost(http, '/ws/asyncapi.json', 'evil.example')
+  t.equal(status, 200)
+  t.notOk(body.includes('evil.example'), 'the Host header is not in the body')
+  const forwarded = await getWithHost(http, '/ws/asyncapi.json', 'evil.example:8080')
+  t.notOk(forwarded.body.includes('evil'), 'nor with a port')
+  // A placeholder host with a server variable: tools ask for it, or read it from where they fetched.
+  const server = (JSON.parse(body) as Frame).servers.notifications
+  t.equal(server.host, '{host}')
+  t.match(server.variables.host, { description: /host/ })
+  t.equal(server.protocol, 'ws')
+  const { diagnostics } = await new Parser().parse(body)
+  t.same(diagnostics.map((d) => `${d.code}: ${d.message} at ${d.path.join('.')}`), [], 'still a valid document')
 })
