@@ -8,7 +8,7 @@ import { CHANNEL_NAME_MAX } from './protocol'
 import type { AdapterFactory } from './adapter'
 import { isChannelPattern, type AuthConfig } from './auth'
 import type { LimitsConfig } from './limits'
-import { isOrigin, normalizeOrigin, type OriginPolicy } from './origin'
+import { isHostname, isOrigin, normalizeOrigin, type HostPolicy, type OriginPolicy } from './origin'
 import type { RateLimitConfig } from './rate-limit'
 import type { Registry } from 'prom-client'
 
@@ -48,7 +48,7 @@ const OBSERVABILITY_OPTIONS = ['dashboard', 'metrics', 'asyncapi']
 
 /** Options read by readHardening() at the end of this file. */
 const HARDENING_OPTIONS = [
-  'authenticate', 'authorize', 'allowedOrigins', 'maxConnections', 'maxConnectionsPerClient',
+  'authenticate', 'authorize', 'allowedOrigins', 'allowedHosts', 'maxConnections', 'maxConnectionsPerClient',
   'maxSubscriptionsPerConnection', 'rateLimit'
 ]
 
@@ -231,6 +231,8 @@ export function buildConfig (input: NotificationsOptions | undefined): Config {
 
 export interface HardeningConfig extends AuthConfig, LimitsConfig {
   readonly allowedOrigins: OriginPolicy
+  /** Hosts trusted for same-origin upgrades besides localhost and literal addresses (DNS rebinding). */
+  readonly allowedHosts: HostPolicy
   readonly rateLimit: RateLimitConfig | false
 }
 
@@ -253,6 +255,20 @@ function readAllowedOrigins (value: unknown): OriginPolicy {
     origins.add(normalizeOrigin(origin))
   }
   return origins
+}
+
+function readAllowedHosts (value: unknown): HostPolicy {
+  if (value === undefined) return new Set()
+  if (typeof value === 'function') return value as HostPolicy
+  if (!Array.isArray(value)) fail(`allowedHosts must be a list of host names such as ["app.example.com"] or a function (host, request) => boolean; got ${describe(value)}`)
+  const hosts = new Set<string>()
+  for (const host of value as unknown[]) {
+    if (typeof host !== 'string' || !isHostname(host)) {
+      fail(`allowedHosts: every entry must be a host name such as "app.example.com" (no scheme, port or path); got ${describe(host)}`)
+    }
+    hosts.add(host.toLowerCase())
+  }
+  return hosts
 }
 
 function readRateLimit (value: unknown): RateLimitConfig | false {
@@ -288,6 +304,7 @@ function readHardening (options: Record<string, unknown>): HardeningConfig {
     authenticate,
     authorize,
     allowedOrigins: readAllowedOrigins(options.allowedOrigins),
+    allowedHosts: readAllowedHosts(options.allowedHosts),
     maxConnections: integerOption(options, 'maxConnections', 20_000, 0),
     maxConnectionsPerClient: integerOption(options, 'maxConnectionsPerClient', 32, 0),
     maxSubscriptionsPerConnection: integerOption(options, 'maxSubscriptionsPerConnection', 128, 1),

@@ -54,7 +54,7 @@ export function registerRoutes (fastify: FastifyInstance, context: RouteContext)
   // authenticate (401) and the per-client limit (503). Refused upgrades never become sockets.
   fastify.get(config.path, {
     websocket: true,
-    onRequest: [createOriginHook(config.allowedOrigins, fastify.log), createConnectionLimitHook(config, hub)],
+    onRequest: [createOriginHook(config.allowedOrigins, fastify.log, config.allowedHosts), createConnectionLimitHook(config, hub)],
     preValidation: [checkUpgrade.bind(context), ...(auth.hook === null ? [] : [auth.hook]), checkClientLimit]
   }, (socket: WebSocket, request: FastifyRequest) => {
     onConnection(socket, auth.clientIdOf(request), request)

@@ -111,6 +111,14 @@ declare namespace fastifyWsNotify {
      * Default: `[]`.
      */
     allowedOrigins?: readonly string[] | ((origin: string, request: FastifyRequest) => boolean)
+    /**
+     * Host names (`app.example.com`, no port) trusted for same-origin upgrades, or a function given
+     * the Host header's name (lower case, no port). Same-origin is judged from `Host`, which DNS
+     * rebinding controls, so a same-origin upgrade passes only for `localhost` (and `*.localhost`),
+     * literal IP addresses, these hosts, or an origin listed in `allowedOrigins`; others get the
+     * origin refusal (HTTP 403). Clients without `Origin` are not checked. Default: `[]`.
+     */
+    allowedHosts?: readonly string[] | ((host: string, request: FastifyRequest) => boolean)
     /** Open sockets on this server; over it the upgrade gets HTTP 503; 0 disables. Default 20 000. */
     maxConnections?: number
     /** Open sockets of one client id; over it the upgrade gets HTTP 503; 0 disables. Default 32. */

@@ -42,6 +42,7 @@ app.register(notifications, {
   authenticate: async (request) => request.headers.authorization === undefined ? null : { id: 'u1', role: 'admin' },
   authorize: async (identity, channel) => channel.startsWith('user:') || identity !== null,
   allowedOrigins: ['https://app.example.com'],
+  allowedHosts: ['app.example.com'],
   maxConnections: 1000,
   maxConnectionsPerClient: 4,
   maxSubscriptionsPerConnection: 16,
@@ -54,6 +55,9 @@ app.register(notifications, {
 app.register(notifications, { channels: ['a'], rateLimit: false, history: false })
 // @ts-expect-error authorize answers a boolean
 app.register(notifications, { channels: ['a'], authorize: async () => 'yes' })
+app.register(notifications, { channels: ['a'], allowedHosts: (host, request) => host.endsWith('.example.com') && request.url !== '' })
+// @ts-expect-error allowedHosts is a list of names or a function answering a boolean
+app.register(notifications, { channels: ['a'], allowedHosts: 'app.example.com' })
 // @ts-expect-error history needs a size
 app.register(notifications, { channels: ['a'], history: { ttl: 1000 } })
 // @ts-expect-error redis is a client or a URL
