@@ -1,5 +1,7 @@
 // The routes beside the stats route (dashboard, metrics, asyncapi.json): where each one lives and
 // the stats route's own `onRequest`/`preHandler` hooks, so whatever protects stats protects them.
+// Those hooks are the one documented access hook of every route that shows state (README, Stats);
+// client.js (client-route.ts) is static code and stays public.
 import type { onRequestHookHandler, preHandlerHookHandler } from 'fastify'
 import type { Config } from './options'
 

@@ -90,7 +90,7 @@ test('README blocks', async (t) => {
     t.notOk('channel' in frames[3], 'a direct message has no channel')
   })
 
-  t.test('stats: the route moved and is protected by its hook', async (t) => {
+  t.test('stats: the route moved and is protected by its hook, and so is every side route', async (t) => {
     process.env.STATS_TOKEN = 'readme-secret'
     t.teardown(() => { delete process.env.STATS_TOKEN })
     const { app } = await load(t, 'stats')
@@ -99,5 +99,9 @@ test('README blocks', async (t) => {
     const allowed = await app.inject({ url: '/internal/ws-stats', headers: { authorization: 'Bearer readme-secret' } })
     t.equal(allowed.statusCode, 200)
     t.match(allowed.json(), { total_clients: 0, active_channels: [] })
+    for (const route of ['/ws/dashboard', '/ws/metrics', '/ws/asyncapi.json']) {
+      t.equal((await app.inject(route)).statusCode, 401, `${route} behind the same hook`)
+      t.equal((await app.inject({ url: route, headers: { authorization: 'Bearer readme-secret' } })).statusCode, 200, `${route} with the token`)
+    }
   })
 })
