@@ -2,7 +2,9 @@
 // under their declared pattern (user:*): stats (local and ?scope=cluster), stats(), metrics and the
 // dashboard never show a concrete namespace channel. Declared plain channels keep PROTOCOL.md's meaning.
 import { test } from 'tap'
-import { build, connect, fetchStats } from './helper'
+import { Redis } from 'ioredis'
+import { build, connect, fetchStats, waitUntil } from './helper'
+import { REDIS_SKIP, REDIS_URL, buildCluster, testPrefix } from './redis-helper'
 import type { NotificationsOptions } from '../types/index'
 
 const channels = { alpha: {}, 'user:*': {}, 'room:*': {} }
@@ -75,4 +77,24 @@ test('a plain channel declared next to a pattern it would match keeps its own en
   const stats = await fetchStats(http)
   t.same(stats.channel_stats, { 'user:admin': 2, 'user:*': 1 })
   t.equal(stats.total_channels, 2)
+})
+
+test('cluster: the snapshots written to Redis and their sums list user:* only', { skip: REDIS_SKIP }, async (t) => {
+  const prefix = testPrefix(t)
+  const cluster = await buildCluster(t, 2, { channels, authenticate }, { prefix, statsInterval: 100 })
+  for (const [i, id] of ['alice', 'bob'].entries()) {
+    const client = await connect(t, cluster[i].url, '', as(id))
+    await client.request({ action: 'subscribe', channel: `user:${id}` })
+  }
+  await waitUntil(async () => (await fetchStats(cluster[0].http, '/ws/stats?scope=cluster')).cluster.total_clients === 2,
+    'both instances reported')
+  const body = await (await fetch(`${cluster[0].http}/ws/stats?scope=cluster`)).text()
+  t.notOk(body.includes('alice') || body.includes('bob'), 'no identity in the cluster figures')
+  t.same(JSON.parse(body).cluster.channel_stats, { 'user:*': 2 })
+  const redis = new Redis(REDIS_URL)
+  t.teardown(() => redis.disconnect())
+  const keys = await redis.keys(`${prefix}stats:*`)
+  t.equal(keys.length, 2, 'one snapshot per instance')
+  const stored = (await redis.mget(keys)).join('\n')
+  t.notOk(stored.includes('alice') || stored.includes('bob'), 'no identity in the snapshots written to Redis')
 })
