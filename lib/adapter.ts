@@ -39,6 +39,8 @@ export interface AdapterContext {
   readonly hub: Hub
   readonly channels: ReadonlyMap<string, ChannelConfig>
   readonly log: FastifyBaseLogger
+  /** Fastify's pluginTimeout (0: none): a broker adapter connects within less at start. */
+  readonly pluginTimeout?: number
 }
 
 /** The `adapter` option: builds the adapter of one registration (see redis-adapter.ts). */

@@ -55,3 +55,8 @@ export const FST_WS_NOTIFY_BROKER_UNAVAILABLE = createError(
 /** disconnect() was given a close code or reason a close frame cannot carry. */
 export const FST_WS_NOTIFY_INVALID_CLOSE = createError(
   'FST_WS_NOTIFY_INVALID_CLOSE', 'Invalid close for disconnect(): %s', 500, RangeError)
+
+/** Redis did not confirm a publish in time (or the connection dropped with it in flight): it may still be delivered. */
+export const FST_WS_NOTIFY_BROKER_TIMEOUT = createError(
+  'FST_WS_NOTIFY_BROKER_TIMEOUT',
+  'The broker (Redis) did not confirm the message: %s. It may still be delivered; a retry may deliver it twice', 504)

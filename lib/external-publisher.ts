@@ -9,8 +9,8 @@ import { ChannelRegistry } from './channels'
 import { Counters } from './stats'
 import { createPublisher as createCorePublisher } from './publisher'
 import { MirroredHistory } from './redis-history'
-import { RedisLayout, openRedis, readRedisOptions, whenReady, type RedisSource } from './redis-adapter'
-import { FST_WS_NOTIFY_BROKER_UNAVAILABLE } from './errors'
+import { RedisLayout, describeRedis, openRedis, publishFailure, readRedisOptions, whenReady, type RedisSource } from './redis-adapter'
+import { FST_WS_NOTIFY_BROKER_TIMEOUT, FST_WS_NOTIFY_BROKER_UNAVAILABLE } from './errors'
 import type { ChannelsOption, HistoryOptions } from '../types/index'
 
 export interface ExternalPublisherOptions {
@@ -28,6 +28,12 @@ export interface ExternalPublisherOptions {
   publishTimeout?: number
 }
 
+/**
+ * Given to the option parser in place of the plugin's hooks: a publisher has no sockets, so the
+ * rule that a namespace (`user:*`) needs authenticate or authorize (which guards subscribers) is moot.
+ */
+const noSubscribers = (): boolean => false
+
 export interface ExternalPublisher {
   /** Resolves with the number of instances subscribed in Redis that received it. */
   notify (channel: string, type: string, data: unknown): Promise<number>
@@ -40,13 +46,14 @@ export interface ExternalPublisher {
 export function createPublisher (options: ExternalPublisherOptions): ExternalPublisher {
   const redisConfig = readRedisOptions(options, 'createPublisher')
   const { channels, history, maxMessageSize } = options
-  const config = buildConfig({ channels, ...(history !== undefined && { history }), ...(maxMessageSize !== undefined && { maxMessageSize }) })
+  const config = buildConfig({ channels, authorize: noSubscribers, ...(history !== undefined && { history }), ...(maxMessageSize !== undefined && { maxMessageSize }) })
   const owned = typeof redisConfig.redis === 'string'
   const client: Redis = typeof redisConfig.redis === 'string' ? openRedis(redisConfig.redis) : redisConfig.redis
   const counters = new Counters()
   const onError = (): void => { counters.brokerErrors++ }
   client.on('error', onError)
   const layout = new RedisLayout(redisConfig.keyPrefix, config.channels)
+  const target = describeRedis(redisConfig.redis)
   const id = `x${randomBytes(6).toString('base64url')}`
   let sequence = 0
   let closed = false
@@ -60,21 +67,23 @@ export function createPublisher (options: ExternalPublisherOptions): ExternalPub
       if (client.status === 'wait' || client.status === 'connecting' || client.status === 'connect') {
         await whenReady(client, redisConfig.publishTimeout).catch(() => {})
       }
-      if (client.status !== 'ready') {
+      // Not ready, or its socket ending: the command would not be written, certainly not sent.
+      if (client.status !== 'ready' || client.stream?.writable === false) {
         counters.brokerErrors++
-        throw new FST_WS_NOTIFY_BROKER_UNAVAILABLE(`connection ${client.status}`)
+        throw new FST_WS_NOTIFY_BROKER_UNAVAILABLE(`connection ${client.status === 'ready' ? 'closing' : client.status}`)
       }
+      // Written but not confirmed in time: Redis may still publish it (BROKER_TIMEOUT, outcome unknown).
       let timer: NodeJS.Timeout | undefined
       const expired = new Promise<never>((_resolve, reject) => {
-        timer = setTimeout(() => reject(new FST_WS_NOTIFY_BROKER_UNAVAILABLE(`no answer within ${redisConfig.publishTimeout} ms`)),
+        timer = setTimeout(() => reject(new FST_WS_NOTIFY_BROKER_TIMEOUT(`no answer from ${target} within ${redisConfig.publishTimeout} ms`)),
           redisConfig.publishTimeout)
       })
       try {
         return await Promise.race([layout.send(client, route, json, `${id}:${++sequence}`), expired])
       } catch (err) {
-        counters.brokerErrors++
-        if ((err as { code?: string }).code === 'FST_WS_NOTIFY_BROKER_UNAVAILABLE') throw err
-        throw new FST_WS_NOTIFY_BROKER_UNAVAILABLE((err as Error).message)
+        const failure = publishFailure(err)
+        if (String((failure as { code?: unknown }).code).startsWith('FST_WS_NOTIFY_BROKER_')) counters.brokerErrors++
+        throw failure
       } finally {
         clearTimeout(timer)
       }

@@ -50,7 +50,7 @@ async function plugin (fastify: FastifyInstance, options: NotificationsOptions):
   hub.counters.listedName = declaredNameOf(registry)
   const adapter = config.adapter === null
     ? memoryAdapter(hub)
-    : config.adapter.create({ hub, channels: config.channels, log: fastify.log })
+    : config.adapter.create({ hub, channels: config.channels, log: fastify.log, pluginTimeout: fastify.initialConfig.pluginTimeout })
   const history: HistoryStore = adapter.history ?? new MemoryHistory(config.channels)
   if (adapter.ready !== undefined) {
     try {

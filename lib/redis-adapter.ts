@@ -5,13 +5,21 @@
 // (redis-scripts.ts); each instance mirrors that Stream in memory (redis-history.ts), fed in the
 // same synchronous step that delivers, so resume works on any instance.
 //
-// Failure semantics: while Redis cannot be reached, notify() rejects with
-// FST_WS_NOTIFY_BROKER_UNAVAILABLE (messages without history are still delivered to this
-// instance's sockets first); broker errors are counted. When Redis returns, ioredis resubscribes
-// (autoResubscribe) and the adapter re-reads each history channel: missed messages still in the
-// Stream are delivered late but in order; if some are gone, or the epoch changed (Redis lost its
-// data), the channel's subscribers here are closed with 1012 so their client resumes and is told
+// Failure semantics: a notify() that certainly did not reach Redis (not connected, or refused
+// before it was written) rejects with FST_WS_NOTIFY_BROKER_UNAVAILABLE (messages without history
+// are then delivered to this instance's sockets only, and `delivered` says to how many). One that
+// was written but not confirmed within publishTimeout (Redis stalled, or the connection dropped
+// with it in flight) rejects with FST_WS_NOTIFY_BROKER_TIMEOUT: its outcome is unknown, so it is
+// not delivered locally, and if Redis did publish it, it is delivered once, normally, when it
+// comes back. No subscriber receives a message twice. Broker errors are counted.
+//
+// When Redis returns, ioredis resubscribes (autoResubscribe) and the adapter re-reads each
+// history channel: missed messages still in the Stream are delivered late but in order; if some
+// are gone, or the epoch changed (Redis lost its data), the channel's subscribers here are closed with 1012 so their client resumes and is told
 // `recovered: false`: a hole is never silent.
+//
+// Namespace channels (`user:*` declared, `user:42` published) share their declaration's pub/sub
+// channel; the payload's header carries the part the `*` stands for. They keep no history.
 import { createHash, randomBytes } from 'node:crypto'
 import type { Redis, RedisOptions } from 'ioredis'
 import { deliverLocally, type Adapter, type AdapterContext, type AdapterFactory, type Route } from './adapter'
@@ -21,7 +29,13 @@ import { MirroredHistory } from './redis-history'
 import type { ChannelLog } from './history'
 import { PUBLISH_WITH_OFFSET, READ_HISTORY } from './redis-scripts'
 import { ClusterStatsReporter, type ClusterStats } from './cluster-stats'
-import { FST_WS_NOTIFY_BROKER_UNAVAILABLE, FST_WS_NOTIFY_INVALID_OPTION } from './errors'
+import { ChannelPatterns, isChannelPattern } from './auth'
+import {
+  FST_WS_NOTIFY_BROKER_TIMEOUT,
+  FST_WS_NOTIFY_BROKER_UNAVAILABLE,
+  FST_WS_NOTIFY_INVALID_OPTION,
+  FST_WS_NOTIFY_UNKNOWN_CHANNEL
+} from './errors'
 
 /** The client given by the user (an ioredis `Redis`, such as `fastify.redis`) or a redis:// URL. */
 export type RedisSource = Redis | string
@@ -33,10 +47,12 @@ export interface RedisAdapterOptions {
   keyPrefix?: string
   /** Milliseconds a notify() waits for Redis before rejecting. Default 5 000. */
   publishTimeout?: number
-  /** Milliseconds registration waits for Redis at start. Default 10 000. */
+  /** Milliseconds registration waits for Redis at start. Default 5 000, or half of Fastify's pluginTimeout when that is less. */
   connectTimeout?: number
   /** Milliseconds between two reports of this instance's stats to Redis. Default 5 000. */
   statsInterval?: number
+  /** Milliseconds a cluster stats read waits for the other instances' answers. Default 500. */
+  statsTimeout?: number
 }
 
 /** Options checked and filled. */
@@ -44,8 +60,19 @@ export interface RedisAdapterConfig {
   readonly redis: RedisSource
   readonly keyPrefix: string
   readonly publishTimeout: number
-  readonly connectTimeout: number
+  /** null: not given, the default is decided at registration (see defaultConnectTimeout). */
+  readonly connectTimeout: number | null
   readonly statsInterval: number
+  readonly statsTimeout: number
+}
+
+/**
+ * Registration must fail with the broker's error, not Fastify's plugin timeout: the default waits
+ * 5 000 ms, or half of `pluginTimeout` when that is less (0 means Fastify waits forever).
+ */
+export function defaultConnectTimeout (pluginTimeout: number | undefined): number {
+  if (pluginTimeout === undefined || pluginTimeout <= 0) return 5000
+  return Math.max(1, Math.min(5000, Math.floor(pluginTimeout / 2)))
 }
 
 /** WebSocket close code sent to a channel's subscribers when the history they know is gone. */
@@ -97,9 +124,43 @@ export function readRedisOptions (input: unknown, where: string): RedisAdapterCo
     redis: redis as RedisSource,
     keyPrefix,
     publishTimeout: positiveInteger(`${where}: publishTimeout`, options.publishTimeout, 5000, 1),
-    connectTimeout: positiveInteger(`${where}: connectTimeout`, options.connectTimeout, 10_000, 1),
-    statsInterval: positiveInteger(`${where}: statsInterval`, options.statsInterval, 5000, 100)
+    connectTimeout: options.connectTimeout === undefined ? null : positiveInteger(`${where}: connectTimeout`, options.connectTimeout, 0, 1),
+    statsInterval: positiveInteger(`${where}: statsInterval`, options.statsInterval, 5000, 100),
+    statsTimeout: positiveInteger(`${where}: statsTimeout`, options.statsTimeout, 500, 1)
   })
+}
+
+/** Where Redis is, for messages: the URL without its password, or the client's host and port. */
+export function describeRedis (source: RedisSource): string {
+  if (typeof source !== 'string') {
+    const { host, port } = (source as Partial<Redis>).options ?? {}
+    return `Redis at ${String(host)}:${String(port)}`
+  }
+  try {
+    const url = new URL(source)
+    if (url.password !== '') url.password = '***'
+    return url.toString()
+  } catch {
+    return 'Redis'
+  }
+}
+
+/**
+ * Whether a failed send certainly never reached Redis: ioredis refused to write it (not
+ * connected, no offline queue), or Redis answered with an error. Anything else (the connection
+ * dropped with the command in flight) may have been executed.
+ */
+export function isUnsent (err: unknown): boolean {
+  const { name, message } = err as { name?: unknown, message?: unknown }
+  return name === 'ReplyError' || (typeof message === 'string' && message.startsWith("Stream isn't writeable"))
+}
+
+/** The rejection of a publish that failed: not sent (UNAVAILABLE) or unknown (TIMEOUT); ours as they are. */
+export function publishFailure (err: unknown): Error {
+  const code = (err as { code?: unknown }).code
+  if (typeof code === 'string' && code.startsWith('FST_WS_NOTIFY_')) return err as Error
+  const message = (err as Error).message
+  return isUnsent(err) ? new FST_WS_NOTIFY_BROKER_UNAVAILABLE(message) : new FST_WS_NOTIFY_BROKER_TIMEOUT(message)
 }
 
 /** Opens a client from a URL; ioredis is loaded only here, so it is needed only when used. */
@@ -147,7 +208,8 @@ export class RedisLayout {
   readonly prefix: string
   readonly directChannel: string
   readonly #channels: ReadonlyMap<string, ChannelConfig>
-  /** Plugin channel -> its pub/sub channel. */
+  readonly #patterns: ChannelPatterns
+  /** Declared channel (namespace patterns included) -> its pub/sub channel. */
   readonly pubsub = new Map<string, string>()
   /** Pub/sub channel -> plugin channel. */
   readonly byPubsub = new Map<string, string>()
@@ -155,6 +217,7 @@ export class RedisLayout {
   constructor (prefix: string, channels: ReadonlyMap<string, ChannelConfig>) {
     this.prefix = prefix
     this.#channels = channels
+    this.#patterns = new ChannelPatterns([...channels.keys()])
     this.directChannel = `${prefix}direct`
     for (const name of channels.keys()) {
       const pubsub = `${prefix}ch:${name}`
@@ -166,15 +229,29 @@ export class RedisLayout {
   stateKey (channel: string): string { return `${this.prefix}{${channel}}:state` }
   logKey (channel: string): string { return `${this.prefix}{${channel}}:log` }
 
+  /** The concrete channel of a namespace message: `user:` + `42` of pattern `user:*`, if it is one. */
+  concreteOf (pattern: string, rest: string): string | undefined {
+    if (!isChannelPattern(pattern)) return undefined
+    const channel = `${pattern.slice(0, -1)}${rest}`
+    return this.#patterns.match(channel) === pattern ? channel : undefined
+  }
+
   /**
    * Puts one serialized envelope into Redis along its route, tagged with `tag` so its publisher
    * recognizes it when it comes back. Resolves with the number of subscribed instances.
-   * Payloads: `h EPOCH OFFSET TAG\nJSON` (history), `c TAG\nJSON`, `d CLIENT_ID TAG\nJSON`.
+   * Payloads: `h EPOCH OFFSET TAG\nJSON` (history), `c TAG\nJSON`, `d CLIENT_ID TAG\nJSON`, and
+   * `n TAG REST\nJSON` on a namespace's channel (REST: what its `*` stands for; no history).
    */
   async send (client: Redis, route: Route, json: string, tag: string): Promise<number> {
     if (route.kind === 'client') return await client.publish(this.directChannel, `d ${route.clientId} ${tag}\n${json}`)
     const channel = route.channel
-    const history = this.#channels.get(channel)?.history ?? null
+    const declared = isChannelPattern(channel) ? undefined : this.#channels.get(channel)
+    if (declared === undefined) {
+      const pattern = this.#patterns.match(channel)
+      if (pattern === undefined) throw new FST_WS_NOTIFY_UNKNOWN_CHANNEL(channel, [...this.#channels.keys()].join(', '))
+      return await client.publish(this.pubsub.get(pattern) as string, `n ${tag} ${channel.slice(pattern.length - 1)}\n${json}`)
+    }
+    const history = declared.history
     const pubsub = this.pubsub.get(channel) as string
     if (history === null) return await client.publish(pubsub, `c ${tag}\n${json}`)
     // The publisher serialized `..."offset":0}`: the script writes the real offset for that 0.
@@ -223,6 +300,10 @@ class RedisAdapter implements Adapter {
   readonly #pending = new Map<string, Pending>()
   readonly #feeds = new Map<string, Feed>()
   readonly #stats: ClusterStatsReporter
+  readonly #connectTimeout: number
+  readonly #target: string
+  /** Every pub/sub channel of the subscription. */
+  readonly #subscriptions: string[]
   #started = false
   #closed = false
   /** Logged once per outage (ioredis emits one error per failed reconnect attempt); all are counted. */
@@ -243,6 +324,8 @@ class RedisAdapter implements Adapter {
     this.#hub = context.hub
     this.#log = context.log
     this.#config = config
+    this.#connectTimeout = config.connectTimeout ?? defaultConnectTimeout(context.pluginTimeout)
+    this.#target = describeRedis(config.redis)
     this.history = new MirroredHistory(context.channels)
     this.#layout = new RedisLayout(config.keyPrefix, context.channels)
     this.#ownsCommand = typeof config.redis === 'string'
@@ -255,19 +338,55 @@ class RedisAdapter implements Adapter {
     this.#subscriber.on('ready', () => { if (this.#started) this.#resubscribed() })
     this.#subscriber.on('message', (pubsub: string, payload: string) => this.#onMessage(pubsub, payload))
     for (const [name, config] of context.channels) {
-      if (config.history !== null) {
+      // A namespace's channels keep no history, even when its declaration has one.
+      if (config.history !== null && !isChannelPattern(name)) {
         this.#feeds.set(name, { mirror: this.history.mirror(name) as ChannelLog, held: [], reading: false, readAgain: false })
       }
     }
-    this.#stats = new ClusterStatsReporter(this.#command, config.keyPrefix, this.#id, config.statsInterval, () => this.#hub.stats())
+    this.#stats = new ClusterStatsReporter(this.#command, config.keyPrefix, this.#id, config.statsInterval, config.statsTimeout,
+      () => this.#hub.stats())
+    this.#subscriptions = [this.#layout.directChannel, ...this.#layout.pubsub.values(), ...this.#stats.channels]
   }
 
+  /**
+   * Connects, subscribes, loads history and reports stats, all within connectTimeout (below
+   * Fastify's pluginTimeout by default): registration fails with BROKER_UNAVAILABLE naming Redis
+   * and the step that did not finish.
+   */
   async ready (): Promise<void> {
-    const { connectTimeout } = this.#config
-    await whenReady(this.#subscriber, connectTimeout)
-    await this.#subscriber.subscribe(this.#layout.directChannel, ...this.#layout.pubsub.values())
-    await whenReady(this.#command, connectTimeout)
+    const timeout = this.#connectTimeout
+    const progress = { step: 'not connected' }
+    const steps = this.#start(progress, timeout)
+    steps.catch(() => {})
+    let timer: NodeJS.Timeout | undefined
+    const expired = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new FST_WS_NOTIFY_BROKER_UNAVAILABLE(`${this.#target}: ${progress.step} after ${timeout} ms`)), timeout)
+    })
+    try {
+      await Promise.race([steps, expired])
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 'FST_WS_NOTIFY_BROKER_UNAVAILABLE') throw err
+      throw new FST_WS_NOTIFY_BROKER_UNAVAILABLE(`${this.#target}: ${progress.step}: ${(err as Error).message}`)
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  async #start (progress: { step: string }, timeout: number): Promise<void> {
+    // ready() bounds the whole start; the waits here only bound their listeners. Each step checks
+    // #closed: after a failed start the adapter is closed and must stay inert.
+    const listenerBound = timeout * 2
+    await whenReady(this.#subscriber, listenerBound)
+    progress.step = 'connected, but not subscribed'
+    if (this.#closed) return
+    await this.#subscriber.subscribe(...this.#subscriptions)
+    progress.step = 'not connected (publishing connection)'
+    await whenReady(this.#command, listenerBound)
+    progress.step = 'connected, but history not read'
+    if (this.#closed) return
     await Promise.all([...this.#feeds.keys()].map(async (channel) => await this.#read(channel)))
+    progress.step = 'connected, but stats not reported'
+    if (this.#closed) return
     this.#started = true
     this.#stats.start()
     await this.#stats.report()
@@ -275,7 +394,7 @@ class RedisAdapter implements Adapter {
 
   /** After a reconnect: make sure the subscription is in place, then fetch what was missed. */
   #resubscribed (): void {
-    this.#subscriber.subscribe(this.#layout.directChannel, ...this.#layout.pubsub.values())
+    this.#subscriber.subscribe(...this.#subscriptions)
       .then(() => this.#readAll(), () => {})
   }
 
@@ -284,36 +403,50 @@ class RedisAdapter implements Adapter {
   }
 
   async publish (route: Route, json: string): Promise<number> {
-    if (this.#command.status !== 'ready') return this.#unavailable(route, json, `connection ${this.#command.status}`)
+    // Checked before sending: a client that is not ready, or whose socket is ending, does not
+    // write the command (ioredis queues it, or refuses): certainly not sent.
+    if (this.#command.status !== 'ready') return this.#notSent(route, json, `connection ${this.#command.status}`)
+    if (this.#command.stream?.writable === false) return this.#notSent(route, json, 'connection closing')
     const tag = `${this.#id}:${++this.#sequence}`
     return await new Promise<number>((resolve, reject) => {
-      const pending: Pending = { resolve, reject, sent: false, timer: setTimeout(() => this.#timedOut(tag, route, json), this.#config.publishTimeout) }
+      const pending: Pending = { resolve, reject, sent: false, timer: setTimeout(() => this.#timedOut(tag), this.#config.publishTimeout) }
       this.#pending.set(tag, pending)
       this.#layout.send(this.#command, route, json, tag).then(() => {
         pending.sent = true
       }, (err: Error) => {
-        if (this.#pending.delete(tag)) {
-          clearTimeout(pending.timer)
-          this.#unavailable(route, json, err.message).catch(reject)
+        if (!this.#pending.delete(tag)) return
+        clearTimeout(pending.timer)
+        if (isUnsent(err)) {
+          this.#notSent(route, json, err.message).catch(reject)
+        } else {
+          if ((err as { code?: unknown }).code !== 'FST_WS_NOTIFY_UNKNOWN_CHANNEL') this.#hub.counters.brokerErrors++
+          reject(publishFailure(err))
         }
       })
     })
   }
 
-  /** No answer in time: unsent means unavailable; sent but not back means our subscription lags. */
-  #timedOut (tag: string, route: Route, json: string): void {
+  /**
+   * No confirmation in time. Sent and confirmed but not back yet: our subscription lags, and it is
+   * delivered here when it arrives. Not confirmed: the command was written, so Redis may still
+   * run it: the outcome is unknown, and nothing is delivered here now (if Redis publishes it, it
+   * comes back and is delivered once, like any other message).
+   */
+  #timedOut (tag: string): void {
     const pending = this.#pending.get(tag)
     if (pending === undefined) return
     this.#pending.delete(tag)
-    if (pending.sent) pending.resolve(0)
-    else this.#unavailable(route, json, `no answer within ${this.#config.publishTimeout} ms`).catch(pending.reject)
+    if (pending.sent) return pending.resolve(0)
+    this.#hub.counters.brokerErrors++
+    pending.reject(new FST_WS_NOTIFY_BROKER_TIMEOUT(`no answer from ${this.#target} within ${this.#config.publishTimeout} ms`))
   }
 
   /**
-   * Counts the error and rejects. A message without history still reaches this instance's
-   * sockets; one with history does not, because only Redis can give it an offset.
+   * The message certainly did not reach Redis: counts the error and rejects. A message without
+   * history still reaches this instance's sockets (it cannot come back from Redis, so only once);
+   * one with history does not, because only Redis can give it an offset.
    */
-  async #unavailable (route: Route, json: string, reason: string): Promise<never> {
+  async #notSent (route: Route, json: string, reason: string): Promise<never> {
     this.#hub.counters.brokerErrors++
     const withHistory = route.kind === 'channel' && this.#feeds.has(route.channel)
     const delivered = withHistory ? 0 : deliverLocally(this.#hub, route, json)
@@ -331,19 +464,28 @@ class RedisAdapter implements Adapter {
   }
 
   #onMessage (pubsub: string, payload: string): void {
+    const direct = pubsub === this.#layout.directChannel
+    const channel = direct ? undefined : this.#layout.byPubsub.get(pubsub)
+    if (!direct && channel === undefined) {
+      this.#stats.onMessage(pubsub, payload)
+      return
+    }
     const newline = payload.indexOf('\n')
     if (newline === -1) return
     const header = payload.slice(0, newline).split(' ')
     const json = payload.slice(newline + 1)
-    if (pubsub === this.#layout.directChannel) {
+    if (channel === undefined) {
       if (header[0] !== 'd' || header.length !== 3) return
       this.#settle(header[2], deliverLocally(this.#hub, { kind: 'client', clientId: header[1] }, json))
       return
     }
-    const channel = this.#layout.byPubsub.get(pubsub)
-    if (channel === undefined) return
     if (header[0] === 'c' && header.length === 2) {
       this.#settle(header[1], deliverLocally(this.#hub, { kind: 'channel', channel }, json))
+      return
+    }
+    if (header[0] === 'n' && header.length === 3) {
+      const concrete = this.#layout.concreteOf(channel, header[2])
+      if (concrete !== undefined) this.#settle(header[1], deliverLocally(this.#hub, { kind: 'channel', channel: concrete }, json))
       return
     }
     const feed = this.#feeds.get(channel)
@@ -466,7 +608,8 @@ class RedisAdapter implements Adapter {
     for (const [tag, pending] of this.#pending) {
       clearTimeout(pending.timer)
       this.#pending.delete(tag)
-      pending.reject(new FST_WS_NOTIFY_BROKER_UNAVAILABLE('the adapter closed'))
+      // Written to Redis already: it may be published, by Redis, after all.
+      pending.reject(new FST_WS_NOTIFY_BROKER_TIMEOUT('the adapter closed before Redis confirmed it'))
     }
     this.#subscriber.disconnect()
     this.#command.off('ready', this.#onCommandReady)

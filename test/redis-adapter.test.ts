@@ -134,6 +134,19 @@ test('registration fails with BROKER_UNAVAILABLE when Redis cannot be reached in
     { code: 'FST_WS_NOTIFY_BROKER_UNAVAILABLE', message: /not connected after 300 ms/ })
 })
 
+test('issue 18.8: with default options, Redis down at start fails with BROKER_UNAVAILABLE, not the plugin timeout', async (t) => {
+  // Port 1 on 127.0.0.1: nothing listens there. Fastify's default pluginTimeout (10 000 ms).
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await t.rejects(async () => await app.register(notifications, { channels: ['a'], adapter: redisAdapter({ redis: 'redis://127.0.0.1:1' }) }).ready(),
+    { code: 'FST_WS_NOTIFY_BROKER_UNAVAILABLE', message: /redis:\/\/127\.0\.0\.1:1.*not connected after 5000 ms/ })
+  // A shorter pluginTimeout shortens the default connectTimeout with it; a password never shows.
+  const quick = Fastify({ pluginTimeout: 1000 })
+  t.teardown(() => quick.close())
+  await t.rejects(async () => await quick.register(notifications, { channels: ['a'], adapter: redisAdapter({ redis: 'redis://user:secret@127.0.0.1:1/0' }) }).ready(),
+    { code: 'FST_WS_NOTIFY_BROKER_UNAVAILABLE', message: /^(?!.*secret).*redis:\/\/user:\*\*\*@127\.0\.0\.1:1\/0.*not connected after 500 ms/ })
+})
+
 test('createPublisher: the same typed, validated notify from outside Fastify reaches every instance', { skip }, async (t) => {
   const channels = {
     orders: { events: { created: Type.Object({ id: Type.String() }) }, history: { size: 10 } },
@@ -179,6 +192,7 @@ test('while Redis cannot be reached, notify rejects with BROKER_UNAVAILABLE; loc
   t.same(frames.slice(3).map((frame) => frame.type), ['tick', 'direct'])
   t.equal(app.notifications.stats().broker_errors, 3, 'each failure is counted')
 
+  await waitUntil(() => redis.status === 'end', 'the user\'s client is closed')
   await redis.connect()
   t.equal(await app.notify('kept', 'tick', { n: 3 }), 1, 'delivery resumes once Redis is reachable')
   t.match((await client.waitFor(6))[5], { data: { n: 3 }, offset: 1 })

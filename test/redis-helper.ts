@@ -1,12 +1,13 @@
 // Helpers of the Redis tests: whether Redis can be reached (in CI it must be: the test file fails
 // at load otherwise; elsewhere the tests skip, loudly), a key prefix per test that is deleted in
 // teardown, a cluster of instances sharing Redis, and a small resuming client.
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
+import { createServer, connect as tcpConnect } from 'node:net'
 import { Redis } from 'ioredis'
 import type { Test } from 'tap'
-import { build, connect, Client as ClientClass, type Built, type Client, type Frame } from './helper'
-import { redisAdapter } from '../lib/redis-adapter'
+import { build, connect, waitUntil, Client as ClientClass, type Built, type Client, type Frame } from './helper'
+import { redisAdapter, type RedisAdapterOptions } from '../lib/redis-adapter'
 import type { NotificationsOptions } from '../types/index'
 
 export const REDIS_URL = 'redis://127.0.0.1:6379'
@@ -54,17 +55,49 @@ export async function deleteKeys (url: string, prefix: string): Promise<void> {
 
 /** `n` instances on 127.0.0.1 ports sharing Redis under one prefix; closed in teardown. */
 export async function buildCluster (t: Test, n: number, options: Partial<NotificationsOptions> = {},
-  adapterOptions: { url?: string, prefix?: string, publishTimeout?: number, statsInterval?: number } = {}): Promise<Built[]> {
-  const url = adapterOptions.url ?? REDIS_URL
-  const prefix = adapterOptions.prefix ?? testPrefix(t, url)
+  adapterOptions: { url?: string, prefix?: string } & Omit<RedisAdapterOptions, 'redis' | 'keyPrefix'> = {}): Promise<Built[]> {
+  const { url = REDIS_URL, prefix = testPrefix(t, url), ...rest } = adapterOptions
   const instances: Built[] = []
   for (let i = 0; i < n; i++) {
     instances.push(await build(t, {
-      adapter: redisAdapter({ redis: url, keyPrefix: prefix, publishTimeout: adapterOptions.publishTimeout, statsInterval: adapterOptions.statsInterval }),
+      adapter: redisAdapter({ redis: url, keyPrefix: prefix, ...rest }),
       ...options
     }))
   }
   return instances
+}
+
+export async function freePort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  if (address === null || typeof address === 'string') throw new Error('no port')
+  return address.port
+}
+
+async function reachable (port: number): Promise<boolean> {
+  return await new Promise((resolve) => {
+    const socket = tcpConnect(port, '127.0.0.1')
+    socket.once('connect', () => { socket.destroy(); resolve(true) })
+    socket.once('error', () => resolve(false))
+  })
+}
+
+/** Starts redis-server on `port` without persistence; resolves once it accepts connections. */
+export async function startRedis (port: number): Promise<ChildProcess> {
+  const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+  server.on('error', () => {})
+  await waitUntil(async () => await reachable(port), `redis-server listening on ${port}`)
+  return server
+}
+
+/** Kills a redis-server started by startRedis (SIGKILL) and waits for it to exit. */
+export async function kill (server: ChildProcess): Promise<void> {
+  if (server.exitCode !== null || server.signalCode !== null) return
+  const exited = new Promise((resolve) => server.once('exit', resolve))
+  server.kill('SIGKILL')
+  await exited
 }
 
 /** Opens a client and subscribes it; resolves with the `subscribed` reply. */
