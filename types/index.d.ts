@@ -196,6 +196,11 @@ declare namespace fastifyWsNotify {
   export interface ClusterStats extends Omit<NotificationStats, 'uptime_seconds' | 'cluster'> {
     /** Live instances that reported their figures. `history_messages` is the largest count: every instance holds a copy. */
     instances: number
+    /**
+     * Live instances (by id) that did not answer within `statsTimeout`: their figures are their last
+     * report (at most three `statsInterval`s old). Empty when every instance answered.
+     */
+    unanswered: string[]
   }
 
   /** What `redisAdapter()` returns, for the `adapter` option (built by the plugin at registration). */
@@ -221,10 +226,12 @@ declare namespace fastifyWsNotify {
     keyPrefix?: string
     /** Milliseconds a notify() waits for Redis before rejecting. Default 5 000. */
     publishTimeout?: number
-    /** Milliseconds registration waits for Redis. Default 10 000. */
+    /** Milliseconds registration waits for Redis. Default 5 000, or half of Fastify's `pluginTimeout` when that is less. */
     connectTimeout?: number
-    /** Milliseconds between two reports of this instance's stats to Redis. Default 5 000. */
+    /** Milliseconds between two reports of this instance's stats to Redis (the fallback of `?scope=cluster`). Default 5 000. */
     statsInterval?: number
+    /** Milliseconds `?scope=cluster` waits for the other instances to answer. Default 500. */
+    statsTimeout?: number
   }
 
   export interface ExternalPublisherOptions<C extends ChannelsOption> {
