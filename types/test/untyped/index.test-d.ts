@@ -29,6 +29,8 @@ app.notify('any', 'thing')
 
 const stats: NotificationStats = app.notifications.stats()
 assert<Equal<typeof stats.total_clients, number>>()
+// ?scope=cluster names the live instances that did not answer in time.
+assert<Equal<NonNullable<typeof stats.cluster>['unanswered'], string[]>>()
 assert<Equal<ReturnType<typeof app.notifications.channels>, string[]>>()
 assert<Equal<ReturnType<typeof app.notifications.sendTo>, Promise<number>>>()
 assert<Equal<ReturnType<typeof app.notifications.disconnect>, number>>()
@@ -62,6 +64,9 @@ app.register(notifications, { channels: ['a'], allowedHosts: 'app.example.com' }
 app.register(notifications, { channels: ['a'], history: { ttl: 1000 } })
 // @ts-expect-error redis is a client or a URL
 redisAdapter({ redis: 6379 })
+redisAdapter({ redis: 'redis://127.0.0.1:6379', statsTimeout: 250 })
+// @ts-expect-error statsTimeout is milliseconds
+redisAdapter({ redis: 'redis://127.0.0.1:6379', statsTimeout: '250' })
 // An ioredis client (such as fastify.redis) is a RedisClient, for the adapter and the publisher.
 const ioredisClient = new Redis({ lazyConnect: true })
 redisAdapter({ redis: ioredisClient })
