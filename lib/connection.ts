@@ -13,6 +13,7 @@ import type { Auth } from './auth'
 import type { Identity } from '../types/index'
 import { channelNameTooLong, connectionLimitReached, subscriptionLimitReached } from './limits'
 import { InboundRateLimit, type RateState, type RateVerdict } from './rate-limit'
+import { isProtocolViolation } from './socket-errors'
 
 export interface ConnectionOptions {
   readonly config: Config
@@ -203,10 +204,18 @@ function onClose (this: WebSocket): void {
   session.context.hub.remove(session)
 }
 
+// A peer's protocol violation (ws has already answered it with 1002, 1007 or 1009) or a dropped
+// connection: the peer's mistake, so debug without a stack, and counted (stats: protocol_errors).
 function onError (this: WebSocket, err: Error): void {
   const session = (this as SessionSocket)[kSession]
-  session.context.log.debug({ err }, 'fastify-ws-notify: socket error')
-  session.context.hub.remove(session)
+  const { hub, log } = session.context
+  if (isProtocolViolation(err)) {
+    hub.counters.protocolErrors++
+    log.debug({ code: (err as Error & { code: string }).code, reason: err.message }, 'fastify-ws-notify: the peer broke the WebSocket protocol; socket closed')
+  } else {
+    log.debug({ err }, 'fastify-ws-notify: socket error')
+  }
+  hub.remove(session)
 }
 
 function ignoreError (): void {}

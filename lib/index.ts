@@ -18,6 +18,7 @@ import { createAuth } from './auth'
 import { startHeartbeat } from './heartbeat'
 import { closeAllConnections } from './shutdown'
 import { registerRoutes } from './routes'
+import { onWebSocketError } from './socket-errors'
 import { registerDashboard } from './dashboard'
 import { registerAsyncApi } from './asyncapi'
 import { registerMetrics } from './metrics'
@@ -77,6 +78,8 @@ async function plugin (fastify: FastifyInstance, options: NotificationsOptions):
         await shutdown()
         await new Promise<void>((resolve) => fastify.websocketServer.close(() => resolve()))
       },
+      // Its default errorHandler logs each peer's protocol violation at error level with a stack.
+      errorHandler: onWebSocketError,
       options: { maxPayload: config.maxPayload, perMessageDeflate: false }
     })
   }

@@ -17,7 +17,8 @@ export const StatsSchema = Type.Object({
   messages_dropped: Type.Integer({ description: 'messages not written to a subscriber (slow consumer, socket not open)' }),
   slow_consumers_closed: Type.Integer({ description: 'sockets closed with 1013 for reading too slowly' }),
   history_messages: Type.Integer({ description: 'messages held in all channels\' history' }),
-  broker_errors: Type.Integer({ description: 'broker (Redis) connection errors and failed publishes; 0 without a broker' })
+  broker_errors: Type.Integer({ description: 'broker (Redis) connection errors and failed publishes; 0 without a broker' }),
+  protocol_errors: Type.Integer({ description: 'sockets closed for breaking the WebSocket protocol (invalid UTF-8, unmasked frame, bad opcode, frame over maxPayload)' })
 })
 export type StatsSnapshot = Static<typeof StatsSchema>
 
@@ -42,6 +43,8 @@ export class Counters {
   slowConsumersClosed = 0
   /** Counted by a broker adapter: connection errors and publishes that failed. */
   brokerErrors = 0
+  /** Peers' WebSocket protocol violations (connection.ts): each closes its socket. */
+  protocolErrors = 0
   /**
    * The name stats list a subscribed channel under; set once at registration (index.ts) to
    * declaredNameOf(registry). The default (the name itself) only serves a hub without declarations.
@@ -78,6 +81,7 @@ export function snapshot (counters: Counters, openSockets: number, subscribers: 
     messages_dropped: counters.messagesDropped,
     slow_consumers_closed: counters.slowConsumersClosed,
     history_messages: historyMessages,
-    broker_errors: counters.brokerErrors
+    broker_errors: counters.brokerErrors,
+    protocol_errors: counters.protocolErrors
   }
 }

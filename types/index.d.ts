@@ -188,6 +188,8 @@ declare namespace fastifyWsNotify {
     history_messages: number
     /** Broker (Redis) connection errors and failed publishes; 0 without a broker. */
     broker_errors: number
+    /** Sockets closed for breaking the WebSocket protocol (invalid UTF-8, unmasked frame, bad opcode, frame over maxPayload). */
+    protocol_errors: number
     /** With `?scope=cluster`: the sums over every live instance. */
     cluster?: ClusterStats
   }
