@@ -16,7 +16,7 @@ import { createPublisher } from './publisher'
 import { createConnectionHandler } from './connection'
 import { createAuth } from './auth'
 import { startHeartbeat } from './heartbeat'
-import { closeAllConnections } from './shutdown'
+import { closeAllConnections, UnfinishedSockets } from './shutdown'
 import { registerRoutes } from './routes'
 import { onWebSocketError } from './socket-errors'
 import { registerDashboard } from './dashboard'
@@ -63,15 +63,18 @@ async function plugin (fastify: FastifyInstance, options: NotificationsOptions):
   }
   let closing = false
   const isClosing = (): boolean => closing
+  // Only the WebSocket server we register is ours to close entirely (other routes' sockets too).
+  const ownWebSocketServer = !fastify.hasDecorator('websocketServer')
 
   async function shutdown (): Promise<void> {
     if (!closing) fastify.server.on('upgrade', endRefusedUpgrade)
     closing = true
     heartbeat.stop()
-    await closeAllConnections(hub, config.closeTimeout)
+    unfinished.cutAfter(config.closeTimeout)
+    await closeAllConnections(hub, config.closeTimeout, ownWebSocketServer ? fastify.websocketServer.clients : [])
   }
 
-  if (!fastify.hasDecorator('websocketServer')) {
+  if (ownWebSocketServer) {
     await fastify.register(websocket, {
       // @fastify/websocket's own preClose closes without a code (peers see 1005): ours sends 1001.
       preClose: async () => {
@@ -87,6 +90,8 @@ async function plugin (fastify: FastifyInstance, options: NotificationsOptions):
   // bounds shutdown by closeTimeout.
   fastify.addHook('preClose', shutdown)
   fastify.addHook('onClose', async () => { await adapter.close() })
+  const unfinished = new UnfinishedSockets(fastify.server, fastify.websocketServer)
+  fastify.addHook('onClose', async () => { unfinished.stop() })
 
   const heartbeat = startHeartbeat(hub, config.heartbeatInterval, config.idleTimeout)
   const { notify, sendTo } = createPublisher({
