@@ -74,6 +74,14 @@ export function defaultAuthorize (identity: Identity, channel: string, pattern: 
   return pattern === undefined || channel === `${pattern.slice(0, -1)}${idOf(identity)}`
 }
 
+/** The body of an upgrade refused because `authenticate` threw: nothing of the app's error. */
+const AUTHENTICATION_FAILED = Object.freeze({ error: 'Internal Server Error', message: 'authentication failed' })
+
+function isClientError (err: unknown): boolean {
+  const status = (err as { statusCode?: unknown } | null)?.statusCode
+  return typeof status === 'number' && status >= 400 && status < 500
+}
+
 export interface Auth {
   /** preValidation hook of the ws route; null without `authenticate`. */
   readonly hook: ((request: FastifyRequest, reply: FastifyReply) => Promise<unknown>) | null
@@ -93,8 +101,16 @@ export function createAuth (config: AuthConfig): Auth {
   const hook = authenticate === null
     ? null
     : async function authenticateUpgrade (request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
-      // A thrown error (e.g. from request.jwtVerify()) goes to Fastify's error handler with its statusCode.
-      const identity = readIdentity(await authenticate(request))
+      let identity: Identity | null
+      try {
+        identity = readIdentity(await authenticate(request))
+      } catch (err) {
+        // A deliberate refusal (a 4xx statusCode, e.g. from request.jwtVerify()) is the app's answer.
+        if (isClientError(err)) throw err
+        // Anything else is the app's bug: its message (a connection string, a query) stays in the log.
+        request.log.error({ err }, 'fastify-ws-notify: authenticate failed; the upgrade is refused (HTTP 500)')
+        return reply.code(500).send(AUTHENTICATION_FAILED)
+      }
       if (identity === null) {
         return reply.code(401).send({ error: 'Unauthorized', code: 'UNAUTHORIZED', message: 'Authentication required' })
       }

@@ -1,7 +1,9 @@
 // authenticate on the upgrade (HTTP 401, identity = client id), authorize on every subscribe
 // (FORBIDDEN), namespace channels such as `user:*`, and the order of replies across an async authorize.
-import { test } from 'tap'
-import type { FastifyRequest } from 'fastify'
+import { test, type Test } from 'tap'
+import Fastify, { type FastifyRequest } from 'fastify'
+import WebSocket from 'ws'
+import notifications from '../lib/index'
 import { build, connect, Client, sleep } from './helper'
 
 /** The bearer token is the identity: enough to prove the plumbing with real sockets. */
@@ -122,4 +124,68 @@ test('namespace channels: authorize decides when given; a pattern needs authenti
   await t.rejects(build(t, { channels: ['user:*'] }), { code: 'FST_WS_NOTIFY_INVALID_OPTION', message: /user:\*.*authenticate/ })
   await t.rejects(build(t, { authenticate: 'yes' as never }), { code: 'FST_WS_NOTIFY_INVALID_OPTION', message: /authenticate must be/ })
   await t.rejects(build(t, { authorize: {} as never }), { code: 'FST_WS_NOTIFY_INVALID_OPTION', message: /authorize must be/ })
+})
+
+/** Opens a real `ws` client whose upgrade is refused; resolves with the HTTP status and body. */
+async function refusedUpgrade (t: Test, url: string, headers: Record<string, string>): Promise<{ status: number | undefined, body: string }> {
+  const ws = new WebSocket(`${url}/ws`, { headers })
+  t.teardown(() => ws.terminate())
+  ws.on('error', () => {})
+  return await new Promise((resolve, reject) => {
+    ws.once('open', () => reject(new Error('the upgrade was accepted')))
+    ws.once('unexpected-response', (request, response) => {
+      let body = ''
+      response.setEncoding('utf8')
+      response.on('data', (chunk: string) => { body += chunk })
+      response.on('end', () => {
+        request.destroy()
+        resolve({ status: response.statusCode, body })
+      })
+    })
+  })
+}
+
+// Issue 18.8: the app's exception reached the body of the refused upgrade (message, and so secrets).
+test('authenticate: an exception is the app\'s bug: logged at error with the error, answered 500 with a generic body', async (t) => {
+  const lines: Array<{ level: number, msg: string, err?: { message?: string, stack?: string } }> = []
+  const app = Fastify({
+    logger: {
+      level: 'info',
+      stream: { write: (text: string) => { lines.push(JSON.parse(text)) } }
+    }
+  })
+  await app.register(notifications, {
+    channels: ['alpha'],
+    async authenticate (request) {
+      const token = request.headers.authorization
+      if (token === 'Bearer crash') throw new Error('cannot reach postgres://admin:hunter2@db/users')
+      if (token === 'Bearer expired') throw Object.assign(new Error('token expired'), { statusCode: 401 })
+      return { id: 'not a valid id!' }
+    }
+  })
+  t.teardown(() => app.close())
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const address = app.server.address()
+  if (address === null || typeof address === 'string') throw new Error('no port')
+  const url = `ws://127.0.0.1:${address.port}`
+
+  const generic = { error: 'Internal Server Error', message: 'authentication failed' }
+  const crash = await refusedUpgrade(t, url, { authorization: 'Bearer crash' })
+  t.equal(crash.status, 500)
+  t.same(JSON.parse(crash.body), generic, 'a generic body')
+  t.notMatch(crash.body, /hunter2|postgres|at /, 'no message nor stack of the app\'s error')
+  // The identity it returned is not a client id: the app's bug too, and the bad value stays out of the body.
+  const bad = await refusedUpgrade(t, url, { authorization: 'Bearer bad' })
+  t.equal(bad.status, 500)
+  t.same(JSON.parse(bad.body), generic)
+  // A deliberate refusal (a 4xx statusCode, such as @fastify/jwt's) is the app's answer: kept as it is.
+  const expired = await refusedUpgrade(t, url, { authorization: 'Bearer expired' })
+  t.equal(expired.status, 401)
+  t.match(JSON.parse(expired.body), { message: 'token expired' })
+
+  const errors = lines.filter((line) => line.level >= 50)
+  t.equal(errors.length, 2, 'each failure logged once at error level')
+  t.match(errors[0], { msg: /authenticate/, err: { message: /hunter2/, stack: /Error: cannot reach/ } }, 'with the error, for the app\'s owner')
+  t.match(errors[1], { err: { code: 'FST_WS_NOTIFY_INVALID_IDENTITY' } })
+  t.equal(app.notifications.stats().total_connections_ever, 0)
 })
