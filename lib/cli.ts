@@ -33,12 +33,26 @@ function usageError (message: string): never {
   process.exit(2)
 }
 
-function report (message: string): void {
-  process.stderr.write(`fastify-ws-notify: ${message}\n`)
+/**
+ * What a terminal acts on instead of showing: C0 controls (ESC, BEL, CR, even newline), DEL, C1
+ * controls, line separators, and the bidi marks and overrides that reorder what is shown. Whatever
+ * the server sends (a notification, a close reason, a refusal body) could otherwise clear the
+ * screen, retitle the window or disguise text; each such character is printed as \uXXXX.
+ */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const TERMINAL_CONTROLS = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu
+
+function escapeControls (text: string): string {
+  return text.replace(TERMINAL_CONTROLS, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`)
 }
 
+function report (message: string): void {
+  process.stderr.write(`fastify-ws-notify: ${escapeControls(message)}\n`)
+}
+
+// JSON.stringify escapes C0 controls; the others come out the same way, so each line is still the same JSON.
 function print (value: unknown): void {
-  process.stdout.write(JSON.stringify(value) + '\n')
+  process.stdout.write(escapeControls(JSON.stringify(value)) + '\n')
 }
 
 interface ListenArgs { url: URL, channels: string[], clientId: string | undefined, once: boolean }

@@ -127,3 +127,54 @@ test('usage: --help, and every usage error exits 2 with the usage', async (t) =>
     t.match(child.stderr, /Usage: fastify-ws-notify listen/)
   }
 })
+
+/** Control characters a terminal acts on (C0 but newline, DEL, C1) and bidi overrides that reorder what it shows. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const TERMINAL_CONTROLS = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/u
+
+/** Everything the child writes on stdout, byte for byte (Child.lines splits it into lines). */
+function rawStdout (child: Child): () => string {
+  const chunks: Buffer[] = []
+  child.process.stdout?.on('data', (chunk: Buffer) => chunks.push(chunk))
+  return () => Buffer.concat(chunks).toString('utf8')
+}
+
+// Issue 18.8: a hostile server could clear the screen, ring the bell, retitle the window or
+// reorder text by sending escapes in a notification, a close reason or a refusal body.
+test('listen escapes the terminal controls a server sends, on stdout and stderr', async (t) => {
+  const { app, url } = await build(t)
+  const listener = runCli(t, ['listen', `${url}/ws`, 'alpha', '--client-id', 'cli-evil'])
+  const stdout = rawStdout(listener)
+  await listener.waitForJson({ type: 'subscribed', channel: 'alpha' })
+  const evil = '\u001b[2J\u001b]0;pwned\u0007\u009b31m\u007f\u202egnp.exe\r'
+  t.equal(await app.notify('alpha', `clear${evil}`, { text: evil, [evil]: 1 }), 1)
+  t.equal(await app.notifications.sendTo('cli-evil', `direct${evil}`, evil), 1)
+  const line = await listener.waitForLine((text) => text.includes('direct'))
+  t.same(JSON.parse(line), { type: `direct${evil}`, data: evil, timestamp: JSON.parse(line).timestamp }, 'still JSON with the same values')
+  t.match(JSON.parse(listener.lines.find((text) => text.includes('clear')) ?? '{}'), { type: `clear${evil}`, data: { text: evil, [evil]: 1 } })
+  t.equal(app.notifications.disconnect('cli-evil', 4000, `bye${evil}`), 1)
+  await waitUntil(() => /connection closed: 4000/.test(listener.stderr), 'the close to be reported')
+  listener.process.kill('SIGINT')
+  await listener.exited
+  t.notMatch(stdout(), TERMINAL_CONTROLS, 'no raw control character on stdout')
+  t.notMatch(listener.stderr, TERMINAL_CONTROLS, 'no raw control character on stderr')
+  t.match(listener.stderr, /connection closed: 4000 bye\\u001b\[2J\\u001b\]0;pwned\\u0007\\u009b31m\\u007f\\u202egnp\.exe\\u000d/, 'shown escaped')
+})
+
+test('listen escapes the terminal controls in the body of a refused upgrade', async (t) => {
+  const server = createServer((socket) => {
+    socket.on('error', () => {})
+    socket.once('data', () => {
+      const body = '\u001b[2J\u001b]0;pwned\u0007denied\u202e\n\u001b[1A'
+      socket.end(`HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => server.close())
+  const address = server.address()
+  if (address === null || typeof address === 'string') throw new Error('no port')
+  const listener = runCli(t, ['listen', `ws://127.0.0.1:${address.port}/ws`, 'alpha'])
+  t.same(await listener.exited, { code: 1, signal: null })
+  t.match(listener.stderr, /refused the WebSocket upgrade: HTTP 403 Forbidden: \\u001b\[2J\\u001b\]0;pwned\\u0007denied\\u202e\\u000a\\u001b\[1A/)
+  t.notMatch(listener.stderr, TERMINAL_CONTROLS, 'no raw control character on stderr')
+})
