@@ -204,8 +204,9 @@ function onClose (this: WebSocket): void {
   session.context.hub.remove(session)
 }
 
-// A peer's protocol violation (ws has already answered it with 1002, 1007 or 1009) or a dropped
-// connection: the peer's mistake, so debug without a stack, and counted (stats: protocol_errors).
+// A peer's protocol violation (ws has already answered it with 1002, 1007 or 1009) is the peer's
+// mistake: debug without a stack, and counted (stats: protocol_errors). Anything else the socket
+// reports (a write to a peer that went away) is debug too; our own failures are logged by fail().
 function onError (this: WebSocket, err: Error): void {
   const session = (this as SessionSocket)[kSession]
   const { hub, log } = session.context
