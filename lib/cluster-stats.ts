@@ -25,6 +25,7 @@ export const ClusterStatsSchema = Type.Object({
   messages_dropped: Type.Integer(),
   slow_consumers_closed: Type.Integer(),
   broker_errors: Type.Integer(),
+  protocol_errors: Type.Integer(),
   history_messages: Type.Integer({ description: 'messages held in history (each instance holds a copy: the largest)' }),
   unanswered: Type.Array(Type.String(), {
     description: 'live instances (by id) that did not answer within statsTimeout: counted from their last report, at most three statsIntervals old'
@@ -40,7 +41,8 @@ export const StatsResponseSchema = Type.Composite([
 
 const SUMMED = [
   'total_clients', 'total_messages_sent', 'total_connections_ever', 'notifications_published',
-  'bytes_sent', 'messages_dropped', 'slow_consumers_closed', 'broker_errors'
+  'bytes_sent', 'messages_dropped', 'slow_consumers_closed', 'broker_errors',
+  'protocol_errors'
 ] as const
 
 /** Sums snapshots of several instances into one; `unanswered` names those given from their last report. */
@@ -59,6 +61,7 @@ export function sumStats (snapshots: readonly StatsSnapshot[], unanswered: strin
     messages_dropped: 0,
     slow_consumers_closed: 0,
     broker_errors: 0,
+    protocol_errors: 0,
     history_messages: 0,
     unanswered
   }

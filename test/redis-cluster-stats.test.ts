@@ -4,7 +4,7 @@
 // report.
 import { test } from 'tap'
 import { Redis } from 'ioredis'
-import { fetchStats } from './helper'
+import { connect, fetchStats, tcpSocketOf, waitUntil } from './helper'
 import { REDIS_SKIP, REDIS_URL, buildCluster, subscribed, testPrefix } from './redis-helper'
 
 const skip = REDIS_SKIP
@@ -22,6 +22,14 @@ test('issue 12: every instance counts a client of another instance at once', { s
   await a.app.notify('beta', 'tick', {})
   const { cluster } = await fetchStats(a.http, '/ws/stats?scope=cluster')
   t.match(cluster, { total_messages_sent: 1, notifications_published: 1 }, 'a delivery on b is counted by a at once')
+
+  // A peer of b breaks the protocol (an unmasked frame): a's cluster figures count it too.
+  const peer = await connect(t, b.url)
+  tcpSocketOf(peer).write(Buffer.from([0x81, 0x01, 0x41]))
+  await peer.closed
+  await waitUntil(() => b.app.notifications.stats().protocol_errors === 1, 'b counts the violation')
+  const after = await fetchStats(a.http, '/ws/stats?scope=cluster')
+  t.equal(after.cluster.protocol_errors, 1, 'protocol_errors is summed over the cluster')
 })
 
 test('issue 12: an instance that does not answer is named, and counted from its last report', { skip }, async (t) => {
