@@ -176,10 +176,11 @@ export class MemoryHistory extends LogHistory {
 
 /**
  * Answers a subscribe on a declared channel: the `subscribed` reply (with `epoch`, `offset` and,
- * when `since` was given, `recovered`), then the missed messages or the channel's latest one,
- * then live messages. Everything from reading the history to joining the subscribers happens in
- * this one synchronous call, so a notification published meanwhile is either replayed or
- * delivered live: never both, never neither. Call it after any asynchronous check (authorize).
+ * when `since` was given on a channel the socket does not hold yet, `recovered`), then the missed
+ * messages or the channel's latest one, then live messages. Everything from reading the history
+ * to joining the subscribers happens in this one synchronous call, so a notification published
+ * meanwhile is either replayed or delivered live: never both, never neither. Call it after any
+ * asynchronous check (authorize).
  */
 export function subscribeWithHistory (
   hub: Hub, history: HistoryStore, connection: Connection, channel: string,
@@ -192,13 +193,18 @@ export function subscribeWithHistory (
     reply.epoch = position.epoch
     reply.offset = position.offset
   }
-  if (since !== undefined) {
-    const missed = position === undefined ? null : history.after(channel, since)
-    reply.recovered = missed !== null
-    if (missed !== null) replay = missed
-  } else if (!connection.channels.has(channel)) {
-    const latest = history.latest(channel)
-    if (latest !== undefined) replay = [latest]
+  // A channel the socket already holds was sent every message since it joined: a replay would be
+  // a second copy (and a free way to make the server queue its whole history again), and nothing
+  // was interrupted, so there is nothing to recover: no replay, no `latest`, no `recovered`.
+  if (!connection.channels.has(channel)) {
+    if (since !== undefined) {
+      const missed = position === undefined ? null : history.after(channel, since)
+      reply.recovered = missed !== null
+      if (missed !== null) replay = missed
+    } else {
+      const latest = history.latest(channel)
+      if (latest !== undefined) replay = [latest]
+    }
   }
   hub.subscribeWithReplay(connection, channel, encodeMessage(JSON.stringify(reply)), replay)
 }

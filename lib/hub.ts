@@ -3,7 +3,7 @@
 // delivery is counted here.
 import type { WebSocket } from 'ws'
 import type { Duplex } from 'node:stream'
-import { Sender, directSocketOf, encodeMessage, type EncodedMessage, type Run, type Writable } from './sender'
+import { Sender, directSocketOf, encodeMessage, queuedBytes, type EncodedMessage, type Run, type Writable } from './sender'
 import { Counters, snapshot, type StatsSnapshot } from './stats'
 import { CloseCode } from './protocol'
 
@@ -91,9 +91,11 @@ export class Hub {
   /**
    * Writes `reply`, then each replayed JSON envelope, then joins the channel: one synchronous
    * step, so no notification can slip between the replay and live delivery (see history.ts).
+   * Reply and replay are one answer, bounded as one (see #admit): written whole or, past the
+   * bound, not at all and the channel not joined (a replay cut short would be a silent gap).
    */
   subscribeWithReplay (connection: Connection, channel: string, reply: EncodedMessage, replay: readonly string[]): void {
-    if (!this.connections.has(connection)) return
+    if (!this.connections.has(connection) || !this.#admit(connection, true, 1 + replay.length)) return
     this.#sender.write(connection, reply)
     for (const json of replay) {
       const message = encodeMessage(json)
@@ -148,25 +150,19 @@ export class Hub {
     this.#sender.flush(connection)
   }
 
-  /** Control replies (subscribed, pong, error...): not counted as messages. */
+  /**
+   * A reply to the peer's own frame (connected, subscribed, unsubscribed, pong, error): bounded
+   * like a fan-out (see #admit), not counted as a message; past the bound it is not written.
+   */
   reply (connection: Connection, message: EncodedMessage): void {
-    this.#sender.write(connection, message)
+    if (this.#admit(connection, true, 1)) this.#sender.write(connection, message)
   }
 
   // The fan-out loop. Hot path: no closures, no allocation per subscriber.
   #deliver (targets: Set<Connection>, message: EncodedMessage): number {
-    const limit = this.#options.maxBufferedBytes
     let written = 0
     for (const connection of targets) {
-      // What the peer has not read from earlier ticks. This tick's own burst does not count: its
-      // frames wait on the connection (sender.ts), not in the socket. A direct socket's queue is
-      // all of it (ws's own sender queues only for deflate).
-      const direct = connection.direct
-      const unread = direct !== null ? direct.writableLength : connection.ws.bufferedAmount
-      if (unread > limit) {
-        this.#slowConsumer(connection)
-        continue
-      }
+      if (!this.#admit(connection, false, 1)) continue
       if (this.#sender.write(connection, message)) written++
       else this.counters.messagesDropped++
     }
@@ -175,10 +171,34 @@ export class Hub {
     return written
   }
 
+  /**
+   * The one bound on what is queued for a socket, checked before every write to it (fan-out,
+   * reply, replay): true when the write may go ahead; otherwise the slowConsumer policy is applied
+   * to the socket and `frames` are counted as dropped.
+   *
+   * What counts is what the peer has not read: the socket's queue from earlier ticks (a direct
+   * socket's queue is all of it: ws's own sender queues only for deflate). For a fan-out, this
+   * tick's frames, waiting on the connection (sender.ts), do not count: a burst is the
+   * application's own, not a backlog the peer failed to read. For an `answer` to the peer's own
+   * frames they do: a peer that sends a hundred resumes in one TCP segment, all answered in one
+   * tick, must meet the bound within that tick. Each write is admitted while the bound is not
+   * passed and then written whole, so the queue may end one write (or one reply with its replay)
+   * past maxBufferedBytes, never more (README, Delivery guarantees).
+   */
+  #admit (connection: Connection, answer: boolean, frames: number): boolean {
+    const direct = connection.direct
+    let unread = direct !== null ? direct.writableLength : connection.ws.bufferedAmount
+    if (answer) unread += queuedBytes(connection)
+    if (unread <= this.#options.maxBufferedBytes) return true
+    this.#slowConsumer(connection, frames)
+    return false
+  }
+
   // A socket whose peer reads slower than we write: bounded, never buffered without limit.
-  #slowConsumer (connection: Connection): void {
-    this.counters.messagesDropped++
-    if (this.#options.slowConsumer === 'drop') return
+  #slowConsumer (connection: Connection, frames: number): void {
+    this.counters.messagesDropped += frames
+    // Once closed for it, a socket is out of the hub: a reply still being answered is not counted twice.
+    if (this.#options.slowConsumer === 'drop' || !this.connections.has(connection)) return
     this.counters.slowConsumersClosed++
     this.remove(connection)
     this.close(connection, CloseCode.TRY_AGAIN_LATER, 'slow consumer')

@@ -113,6 +113,12 @@ export interface Writable {
   queued: Buffer | Run | null
 }
 
+/** Bytes of the frames written to `target` in this tick and not yet handed to its socket. */
+export function queuedBytes (target: Writable): number {
+  const queued = target.queued
+  return queued === null ? 0 : queued instanceof Run ? queued.byteLength : queued.length
+}
+
 export class Sender {
   #queued: Writable[] = []
   /** The tick's latest one-frame Run: where a fan-out moves sockets that had that one frame. */
