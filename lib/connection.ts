@@ -30,7 +30,10 @@ interface ConnectionContext extends ConnectionOptions {
   readonly rateLimit: InboundRateLimit | null
 }
 
-/** Frames waiting while an async `authorize` is pending on their socket; more are RATE_LIMITED. */
+/**
+ * Frames waiting while an async `authorize` is pending on their socket: at most this many, and at
+ * most maxPayload bytes in all (one frame always fits); more are RATE_LIMITED.
+ */
 const MAX_PENDING_FRAMES = 128
 
 function send (hub: Hub, connection: Connection, frame: object): void {
@@ -121,7 +124,9 @@ class Session extends Connection implements RateState {
   /** Set while an async `authorize` decides; the socket's next frames wait in `backlog`. */
   pending: Promise<void> | null = null
   /** Created on the first frame that has to wait. */
-  backlog: Array<{ data: RawData, isBinary: boolean }> | null = null
+  backlog: Array<{ data: Buffer, isBinary: boolean }> | null = null
+  /** Bytes of the frames in `backlog`; counted from 0 whenever a backlog is created. */
+  backlogBytes = 0
 
   constructor (context: ConnectionContext, ws: WebSocket, clientId: string, request: FastifyRequest) {
     super(ws, clientId)
@@ -156,9 +161,37 @@ function handle (session: Session, data: RawData, isBinary: boolean): void {
 function drain (session: Session): void {
   session.pending = null
   // Re-read each turn: a frame that fails or closes the socket drops the rest.
-  for (let next = session.backlog?.shift(); next !== undefined; next = session.pending === null ? session.backlog?.shift() : undefined) {
+  for (let next = unpark(session); next !== undefined; next = session.pending === null ? unpark(session) : undefined) {
     handle(session, next.data, next.isBinary)
   }
+}
+
+/**
+ * Keeps a frame that arrived while an async authorize decides, within the backlog's bounds (see
+ * MAX_PENDING_FRAMES). A copy: a frame ws hands over may be a view into the whole TCP chunk it
+ * came in, and what is parked must hold only its own bytes for the byte bound to be true.
+ */
+function park (session: Session, data: RawData, isBinary: boolean): void {
+  const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data)
+  const maxPayload = session.context.config.maxPayload
+  if (session.backlog === null) {
+    session.backlog = []
+    session.backlogBytes = 0
+  }
+  const backlog = session.backlog
+  if (backlog.length > 0 && (backlog.length >= MAX_PENDING_FRAMES || session.backlogBytes + bytes.length > maxPayload)) {
+    refuse(session, 'refuse', 'Too many frames waiting for an earlier subscribe to be authorized ' +
+      `(at most ${MAX_PENDING_FRAMES} frames and ${maxPayload} bytes)`)
+    return
+  }
+  backlog.push({ data: Buffer.from(bytes), isBinary })
+  session.backlogBytes += bytes.length
+}
+
+function unpark (session: Session): { data: Buffer, isBinary: boolean } | undefined {
+  const next = session.backlog?.shift()
+  if (next !== undefined) session.backlogBytes -= next.data.length
+  return next
 }
 
 function refuse (session: Session, verdict: Exclude<RateVerdict, 'accept'>, why: string): void {
@@ -187,9 +220,7 @@ function onMessage (this: WebSocket, data: RawData, isBinary: boolean): void {
       `this frame was not processed, and ${burst} refusals in a row close the connection (1008)`)
   }
   if (session.pending === null) handle(session, data, isBinary)
-  else if (session.backlog === null) session.backlog = [{ data, isBinary }]
-  else if (session.backlog.length < MAX_PENDING_FRAMES) session.backlog.push({ data, isBinary })
-  else refuse(session, 'refuse', `Too many frames waiting for an earlier subscribe to be authorized (at most ${MAX_PENDING_FRAMES})`)
+  else park(session, data, isBinary)
 }
 
 function onPong (this: WebSocket): void {
