@@ -88,6 +88,26 @@ test('recovered: false and nothing replayed when the resume cannot be complete',
     'since on a channel without history')
 })
 
+// Issue 18: the socket was sent every message since it joined; a replay would be a second copy
+// (and let a client make the server queue its whole history again and again).
+test('a resume on a channel the socket already holds replays nothing and has no recovered', async (t) => {
+  const { app, url } = await build(t, { channels })
+  const client = await connect(t, url)
+  const { epoch } = await client.request({ action: 'subscribe', channel: 'state' })
+  for (let n = 1; n <= 3; n++) await app.notify('state', 'tick', { n })
+  await client.waitFor(5)
+  const again = await client.request({ action: 'subscribe', channel: 'state', since: { offset: 0, epoch }, id: 'again' })
+  t.match(again, { type: 'subscribed', channel: 'state', id: 'again', epoch, offset: 3 }, 'the current position')
+  t.notOk('recovered' in again, 'nothing was interrupted: no recovered')
+  t.match(await client.request({ action: 'ping' }), { type: 'pong' }, 'no replay and no latest before the pong')
+  await app.notify('state', 'tick', { n: 4 })
+  t.same(notes(await client.waitFor(8), 'state').map((frame) => frame.offset), [1, 2, 3, 4], 'each message once')
+  t.match(await client.request({ action: 'unsubscribe', channel: 'state' }), { type: 'unsubscribed' })
+  t.match(await client.request({ action: 'subscribe', channel: 'state', since: { offset: 2, epoch } }), { recovered: true, offset: 4 },
+    'after an unsubscribe it is a resume again')
+  t.same(notes(await client.waitFor(12), 'state').slice(4).map((frame) => frame.offset), [3, 4])
+})
+
 test('ttl evicts old messages lazily; stats count what is held', async (t) => {
   const { app, url, http } = await build(t, { channels: { short: { history: { size: 10, ttl: 100 } }, long: { history: { size: 10 } } } })
   const client = await connect(t, url)
