@@ -84,9 +84,12 @@ declare namespace fastifyWsNotify {
     maxMessageSize?: number
     /** Milliseconds shutdown waits for close handshakes before terminating. Default 2 000. */
     closeTimeout?: number
-    /** Outbound bytes buffered for one socket before `slowConsumer` applies. Default 1 048 576. */
+    /**
+     * Outbound bytes buffered for one socket (notifications and replies alike, resume replays
+     * included) before `slowConsumer` applies. Default 1 048 576.
+     */
     maxBufferedBytes?: number
-    /** What to do with a socket over `maxBufferedBytes`: close it with 1013 (default) or drop its messages. */
+    /** What to do with a socket over `maxBufferedBytes`: close it with 1013 (default) or drop its messages and replies. */
     slowConsumer?: 'close' | 'drop'
     /** A broker adapter for several instances, such as `redisAdapter({ redis })`. Default: this process only. */
     adapter?: AdapterFactory
