@@ -40,6 +40,11 @@ function send (hub: Hub, connection: Connection, frame: object): void {
   hub.reply(connection, encodeMessage(JSON.stringify(frame)))
 }
 
+/** One inbound frame's bytes, whichever shape ws delivered them in. */
+function bytesOf (data: RawData): Buffer {
+  return Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data)
+}
+
 function sendError (hub: Hub, connection: Connection, code: ErrorCode, message: string, id: RequestId | undefined, extra?: object): void {
   send(hub, connection, { type: 'error', code, message, ...extra, id, timestamp: new Date().toISOString() })
 }
@@ -56,7 +61,7 @@ function onFrame (connection: Session, data: RawData, isBinary: boolean): Promis
     sendError(hub, connection, 'INVALID_MESSAGE', 'Binary frames are not accepted: send JSON text', undefined)
     return
   }
-  const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data)
+  const bytes = bytesOf(data)
   if (bytes.length > context.config.maxPayload) {
     // Only reached when the app registered @fastify/websocket itself with a larger maxPayload.
     connection.ws.close(CloseCode.TOO_BIG, 'frame too large')
@@ -172,7 +177,7 @@ function drain (session: Session): void {
  * came in, and what is parked must hold only its own bytes for the byte bound to be true.
  */
 function park (session: Session, data: RawData, isBinary: boolean): void {
-  const bytes = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data)
+  const bytes = bytesOf(data)
   const maxPayload = session.context.config.maxPayload
   if (session.backlog === null) {
     session.backlog = []
