@@ -108,7 +108,8 @@ export interface Writable {
   /**
    * Frames written in the current tick, not yet handed to the socket: one frame, a Run of
    * several, or null. Being the application's own burst, not a backlog the peer failed to read,
-   * they are left out of the slow-consumer check, which reads the socket's queue.
+   * they are left out of a fan-out's slow-consumer check, which reads the socket's queue; an
+   * answer to the peer's own frames counts them too (hub.ts, #admit).
    */
   queued: Buffer | Run | null
 }
