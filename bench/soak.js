@@ -37,9 +37,9 @@ const TAIL_MS = 8000
 const DRAIN_MS = 10_000
 const MiB = 1024 * 1024
 /**
- * The server's RSS bound. Measured here (2 shared cores, Node 20): 231-243 MiB at the peak, for
- * some 70 MiB of process and history, up to 100 hostile sockets each holding at most
- * maxBufferedBytes (1 MiB) plus one replay (0.6 MiB), and garbage not yet collected. Before
+ * The server's RSS bound. Measured here (2 shared cores, Node 20): 231-252 MiB at the peak over
+ * three runs, for some 70 MiB of process and history, up to 100 hostile sockets each holding at
+ * most maxBufferedBytes (1 MiB) plus one replay (0.6 MiB), and garbage not yet collected. Before
  * issue 18's fix every hostile socket queued 1.2 MiB more each second: the run passed 700 MiB
  * after 11 s, still growing, and was stopped there.
  */
