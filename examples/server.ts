@@ -1,7 +1,8 @@
 // The demo server of `npm start`: the six channels of the service this plugin replaces, a
-// `POST /notify` route to send anything by hand, sample events on every channel, and the browser
-// page at `/`. `buildDemo()` builds it without listening, for tests; run as the main module it
-// listens on HOST:PORT and closes cleanly (clients see 1001) on SIGINT/SIGTERM.
+// `POST /notify` route to send anything by hand, sample events on every channel, the demo page at
+// `/` and the plain-WebSocket page at `/browser.html`. `buildDemo()` builds it without listening,
+// for tests; run as the main module it listens on HOST:PORT and closes cleanly (clients see 1001)
+// on SIGINT/SIGTERM.
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
@@ -36,13 +37,16 @@ const ErrorReply = Type.Object({
   message: Type.String()
 })
 
-/** The page lives in examples/; the compiled server runs from dist/examples/. */
-function readBrowserPage (): string {
-  const candidates = [join(__dirname, 'browser.html'), join(__dirname, '..', '..', 'examples', 'browser.html')]
+/** The pages live in examples/; the compiled server runs from dist/examples/. */
+function readExample (name: string): string {
+  const candidates = [join(__dirname, name), join(__dirname, '..', '..', 'examples', name)]
   const found = candidates.find((file) => existsSync(file))
-  if (found === undefined) throw new Error(`browser.html not found; looked in ${candidates.join(', ')}`)
+  if (found === undefined) throw new Error(`${name} not found; looked in ${candidates.join(', ')}`)
   return readFileSync(found, 'utf8')
 }
+
+// The demo page loads its script and style from this server only, and connects only to it.
+const DEMO_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 /**
  * One round of sample events, one per channel. Typed against the declarations, without a global
@@ -85,9 +89,18 @@ export async function buildDemo (options: DemoOptions = {}): Promise<FastifyInst
     metrics: true,
     ...(redisUrl !== undefined && redisUrl !== '' && { adapter: redisAdapter({ redis: redisUrl }) })
   })
-  const page = readBrowserPage()
-
-  app.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8').send(page))
+  // `/`: the demo page (demo.html, .css, .js; it uses the plugin's client from /ws/client.js).
+  // `/browser.html`: the plain-WebSocket page of the README's Clients section.
+  const files = {
+    demoPage: readExample('demo.html'),
+    demoScript: readExample('demo.js'),
+    demoStyle: readExample('demo.css'),
+    plainPage: readExample('browser.html')
+  }
+  app.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8').header('content-security-policy', DEMO_CSP).send(files.demoPage))
+  app.get('/demo.js', async (_request, reply) => reply.type('text/javascript; charset=utf-8').send(files.demoScript))
+  app.get('/demo.css', async (_request, reply) => reply.type('text/css; charset=utf-8').send(files.demoStyle))
+  app.get('/browser.html', async (_request, reply) => reply.type('text/html; charset=utf-8').send(files.plainPage))
 
   app.post<{ Body: NotifyBody }>('/notify', {
     schema: { body: NotifyBody, response: { 200: NotifyReply, 400: ErrorReply, 503: ErrorReply } }

@@ -68,7 +68,7 @@ test('Browser: examples/browser.html with the browser\'s own WebSocket in Chromi
 
   await screenshotOnFailure(t, page, 'interop-browser', async () => {
     // The page is served by the demo server itself and connects back to it.
-    await page.goto(`${http}/?channels=system_alerts`)
+    await page.goto(`${http}/browser.html?channels=system_alerts`)
     await page.waitForFunction(() => (globalThis as unknown as { received: Array<{ type: string }> }).received
       .some((message) => message.type === 'subscribed'), undefined, { timeout: 10_000 })
     t.match(await page.textContent('#status'), /subscribed to 1 channel\(s\) at ws:\/\/127\.0\.0\.1:\d+\/ws/)
