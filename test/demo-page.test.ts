@@ -1,9 +1,10 @@
 // The demo page at `/` (examples/demo.html, demo.js, demo.css; issue 16): served by the demo itself
 // with a CSP that keeps it there, then in real Chromium: one event per channel through POST /notify
 // and what each panel shows (notification, chart point, progress bar, alert severity, recent
-// lists), producers' text kept as text, dismiss, the subscribe toggle, 360 px without horizontal
-// overflow, and the connection badge across a server restart and a dropped socket. It saves
-// test/screenshots/demo.png (docs/demo.png, the README's picture, with UPDATE_SCREENSHOTS=1).
+// lists), producers' text kept as text, dismiss, text contrast of 4.5:1 or better, 360 px without
+// horizontal overflow, the subscribe toggle, and the connection badge across a server restart and
+// a dropped socket. It saves test/screenshots/demo.png (docs/demo.png, the README's picture, with
+// UPDATE_SCREENSHOTS=1).
 import { test, type Test } from 'tap'
 import { existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
@@ -46,6 +47,43 @@ test('`/` is the demo page: its script and style from the server itself, a CSP t
   t.match((await fetch(`${http}/demo.css`)).headers.get('content-type'), /^text\/css/)
   t.match(await (await fetch(`${http}/browser.html`)).text(), /new WebSocket\(url\)/, 'the plain-WebSocket page moved to /browser.html')
 })
+
+/** WCAG contrast ratio of two `rgb(r, g, b)` colours. */
+function contrast (a: string, b: string): number {
+  const luminance = (colour: string): number => {
+    const [r, g, blue] = (colour.match(/[\d.]+/g) ?? []).slice(0, 3).map((c) => {
+      const v = Number(c) / 255
+      return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4
+    })
+    return 0.2126 * r + 0.7152 * g + 0.0722 * blue
+  }
+  const [light, dark] = [luminance(a), luminance(b)].sort((x, y) => y - x)
+  return (light + 0.05) / (dark + 0.05)
+}
+
+interface Styled { readonly parentElement: Styled | null }
+interface Window {
+  readonly document: { querySelectorAll: (selector: string) => ArrayLike<Styled> }
+  getComputedStyle: (element: Styled) => { color: string, backgroundColor: string }
+}
+
+/** Text colour and the first opaque background behind it, of every element matching `selector`. */
+async function colours (page: Page, selector: string): Promise<Array<{ color: string, background: string }>> {
+  return await page.evaluate((selector) => {
+    const window = globalThis as unknown as Window
+    return Array.from(window.document.querySelectorAll(selector), (element) => {
+      let background = 'rgb(255, 255, 255)'
+      for (let node: Styled | null = element; node !== null; node = node.parentElement) {
+        const { backgroundColor } = window.getComputedStyle(node)
+        if (backgroundColor !== 'transparent' && !/rgba\(.*, 0\)$/.test(backgroundColor)) {
+          background = backgroundColor
+          break
+        }
+      }
+      return { color: window.getComputedStyle(element).color, background }
+    })
+  }, selector)
+}
 
 /** Attribute of the first element matching `selector`. */
 async function attribute (page: Page, selector: string, name: string): Promise<string | null> {
@@ -153,6 +191,17 @@ test('in Chromium: every channel in its panel, dismiss, toggle, 360 px, the badg
     t.equal(await page.locator('[data-channel="ai_analysis"] .event .type').textContent(), 'analysis_complete')
     t.equal(await page.locator('[data-channel="ai_analysis"] .event .data').textContent(), 'analysis_id: a-1 · summary: no anomalies found · confidence: 0.93')
     t.match(await page.locator('[data-channel="memory_updates"] .event').textContent(), /memory_updated.*key: session:summary · version: 3/)
+
+    // Every kind of text on the page reads at 4.5:1 or better against what is behind it.
+    const texts = ['#connection', 'h1 span', '.hint', 'h2', 'h2 code', '.toggle span', '.notification .error-id', '.notification .solution',
+      '.notification time', '.pool-now', '.search-head', '.search-head .percent', '.search.completed .percent', '.alert .severity', '.alert .text', '.alert time',
+      '.event .type', '.event .data', '.event time', 'footer', 'footer a']
+    for (const selector of texts) {
+      const found = await colours(page, selector)
+      t.ok(found.length > 0, `${selector} is on the page`)
+      const worst = Math.min(...found.map(({ color, background }) => contrast(color, background)))
+      t.ok(worst >= 4.5, `${selector}: contrast ${worst.toFixed(2)}:1 >= 4.5:1`)
+    }
 
     // A little more history for the picture: the pool breathing, another search, another error.
     for (const [oldSize, newSize] of [[10, 16], [16, 24], [24, 20], [20, 32], [32, 28]]) {
