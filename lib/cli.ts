@@ -20,9 +20,11 @@ message it printed (channels with history), or reports a gap.
   --once             exit when the connection closes instead of reconnecting
   -h, --help         print this help
 
+Without --once it stops when the server ends the session (close codes 4000-4099 and 1008).
+
 Exit status: 0 after Ctrl-C, or with --once after a normal close (1000) by the server; 1 when the
-first connection fails (unreachable, upgrade refused), a subscription is refused, or with --once
-the server closes with any other code; 2 for a usage error.
+first connection fails (unreachable, upgrade refused), a subscription is refused, the server
+ends the session, or with --once the server closes with any other code; 2 for a usage error.
 `
 
 /** How long the connection (TCP + upgrade) may take before giving up. */
@@ -137,7 +139,9 @@ async function listen ({ url, channels, clientId, once }: ListenArgs): Promise<v
       return
     }
     const lost = code === 1006 ? ' (no close frame: the connection was lost)' : ''
-    report(`connection closed: ${code}${reason === '' ? '' : ` ${reason}`}${lost}${willReconnect ? '; reconnecting' : ''}`)
+    // Without --once the client stops only for a code that ends the session (4000-4099, 1008).
+    const next = willReconnect ? '; reconnecting' : once ? '' : '; the server ended the session, not reconnecting'
+    report(`connection closed: ${code}${reason === '' ? '' : ` ${reason}`}${lost}${next}`)
     if (!willReconnect && code !== 1000) process.exitCode = 1
   })
   client.on('recovered', ({ channel, since }) => report(`resumed ${channel} after offset ${since.offset}: nothing missed`))

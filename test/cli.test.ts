@@ -178,3 +178,26 @@ test('listen escapes the terminal controls in the body of a refused upgrade', as
   t.match(listener.stderr, /refused the WebSocket upgrade: HTTP 403 Forbidden: \\u001b\[2J\\u001b\]0;pwned\\u0007denied\\u202e\\u000a\\u001b\[1A/)
   t.notMatch(listener.stderr, TERMINAL_CONTROLS, 'no raw control character on stderr')
 })
+
+// Issue 19.2: the client used to say `disconnected` twice without reconnects (the server's close,
+// then its own 1000 "client closed"), so `--once` printed a close that never happened.
+test('listen --once prints the one real close, nothing after it', async (t) => {
+  const { app, url } = await build(t)
+  const listener = runCli(t, ['listen', `${url}/ws`, 'alpha', '--client-id', 'cli-once', '--once'])
+  await listener.waitForJson({ type: 'subscribed', channel: 'alpha' })
+  t.equal(app.notifications.disconnect('cli-once', 1011, 'oops'), 1)
+  t.same(await listener.exited, { code: 1, signal: null })
+  t.same(listener.stderr.split('\n').filter((line) => line.includes('connection closed')), ['fastify-ws-notify: connection closed: 1011 oops'])
+  t.notMatch(listener.stderr, /client closed/)
+})
+
+test('listen ends when the server ends the session (4001), without reconnecting', async (t) => {
+  const { app, url } = await build(t)
+  const listener = runCli(t, ['listen', `${url}/ws`, 'alpha', '--client-id', 'cli-kicked'])
+  await listener.waitForJson({ type: 'subscribed', channel: 'alpha' })
+  t.equal(app.notifications.disconnect('cli-kicked', 4001, 'kicked'), 1)
+  t.same(await listener.exited, { code: 1, signal: null })
+  t.same(listener.stderr.split('\n').filter((line) => line.includes('connection closed')),
+    ['fastify-ws-notify: connection closed: 4001 kicked; the server ended the session, not reconnecting'])
+  t.equal(app.notifications.stats().total_connections_ever, 1, 'no reconnect')
+})

@@ -144,7 +144,7 @@ test('a connection whose pings go unanswered is replaced, and the channel resume
   serverSide._socket.pause()
   await app.notify('feed', 'tick', { n: 1 })
   await waitUntil(() => named(events, 'disconnected').length === 1, 'the dead connection to be noticed')
-  t.match(named(events, 'disconnected')[0], { code: 4000, reason: 'no answer to ping', willReconnect: true })
+  t.match(named(events, 'disconnected')[0], { code: 4200, reason: 'no answer to ping', willReconnect: true })
   await waitUntil(() => named(events, 'connected').length === 2, 'a new connection')
   await app.notify('feed', 'tick', { n: 2 })
   await waitUntil(() => received.length === 2, 'both notifications')

@@ -31,6 +31,16 @@ export interface ResumePosition {
   offset: number
 }
 
+/**
+ * What the client does after a close code: `stop` (4000-4099, 1008: the session ends, no
+ * reconnect), `later` (4100-4199, 1013: reconnect after at least a second, capped by `maxDelay`),
+ * `now` (4200-4299: reconnect at once), `backoff` (any other: reconnect with the usual backoff).
+ */
+export type CloseCodeAction = 'stop' | 'later' | 'now' | 'backoff'
+
+/** The class of a close code, as the client acts on it. */
+export declare function closeCodeAction (code: number): CloseCodeAction
+
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed'
 
 /** Events of a client and what their listeners receive. */
@@ -39,7 +49,11 @@ export interface ClientEventMap {
   state: ConnectionState
   /** The server greeted a new socket (first connect and every reconnect). */
   connected: { clientId: string, availableChannels: string[] }
-  /** The socket closed or was found dead; `willReconnect` is false only after `close()` or with `reconnect: false`. */
+  /**
+   * The socket closed or was found dead (code 4200). `willReconnect` is false after `close()`, with
+   * `reconnect: false`, and after a close code that ends the session (4000-4099, 1008); then the
+   * client is closed, and this is the last `disconnected`.
+   */
   disconnected: { code: number, reason: string, willReconnect: boolean }
   /** A channel resumed after a reconnect: every message after `since.offset` follows, none is lost. */
   recovered: { channel: string, since: ResumePosition, epoch: string, offset: number }

@@ -6,6 +6,7 @@
 import type {
   ClientEventMap,
   ClientOptions,
+  CloseCodeAction,
   ConnectionState,
   NotifyClient,
   ResumePosition,
@@ -14,8 +15,26 @@ import type {
 } from '../../types/client.mjs'
 
 const OPEN = 1
-/** Close code the client uses when it gives up on a socket (4000-4999: application codes). */
-const DEAD_CONNECTION = 4000
+/** Close code the client uses when it gives up on a dead socket: 42xx, reconnect at once. */
+const DEAD_CONNECTION = 4200
+
+/**
+ * What a close code asks of the client, in Pusher's classes: 4000-4099 and 1008 (policy) end the
+ * session (a kick, a refused identity: retrying would be refused again); 4100-4199 and 1013 (try
+ * again later) reconnect after a longer delay; 4200-4299 reconnect at once; anything else (1000
+ * normal, 1001 going away, 1006 lost, 1011, 1012 restart...) reconnects with the usual backoff
+ * and resumes. 1000 reconnects because the server sends it for `disconnect()` and idle timeouts:
+ * a session is ended on purpose with a 40xx code.
+ */
+export function closeCodeAction (code: number): CloseCodeAction {
+  if (code === 1008 || (code >= 4000 && code <= 4099)) return 'stop'
+  if (code === 1013 || (code >= 4100 && code <= 4199)) return 'later'
+  if (code >= 4200 && code <= 4299) return 'now'
+  return 'backoff'
+}
+
+/** The shortest wait before reconnecting after a "later" close (capped by `maxDelay`). */
+const LATER_DELAY = 1000
 
 export class NotifyClientError extends Error {
   readonly code: string
@@ -145,15 +164,20 @@ class Client {
 
   close (): void {
     if (this.#state === 'closed') return
-    this.#setState('closed')
-    clearTimeout(this.#reconnectTimer)
     const ws = this.#ws
     this.#detach()
     if (ws !== null) ws.close(1000, 'client closed')
-    const error = new NotifyClientError('CLOSED', 'the client was closed before the server answered')
+    this.#shutdown(1000, 'client closed', new NotifyClientError('CLOSED', 'the client was closed before the server answered'))
+  }
+
+  /** Ends the client for good (socket already detached): pending subscribes reject, one `disconnected`. */
+  #shutdown (code: number, reason: string, error: NotifyClientError): void {
+    this.#setState('closed')
+    clearTimeout(this.#reconnectTimer)
+    this.#reconnectTimer = undefined
     for (const state of this.#channels.values()) this.#settle(state, error)
     this.#channels.clear()
-    this.#emit('disconnected', { code: 1000, reason: 'client closed', willReconnect: false })
+    this.#emit('disconnected', { code, reason, willReconnect: false })
   }
 
   // ---- connection -----------------------------------------------------------------------
@@ -193,19 +217,28 @@ class Client {
 
   #onClose (code: number, reason: string): void {
     this.#detach()
-    this.#emit('disconnected', { code, reason, willReconnect: this.#reconnect !== null })
-    this.#scheduleReconnect()
+    const action = closeCodeAction(code)
+    if (this.#reconnect === null || action === 'stop') {
+      // One `disconnected`, with the server's code: the session ends here.
+      const error = new NotifyClientError('CLOSED', `the connection closed (${code}${reason === '' ? '' : ` ${reason}`}) before the server answered`)
+      this.#shutdown(code, reason, error)
+      return
+    }
+    this.#emit('disconnected', { code, reason, willReconnect: true })
+    this.#scheduleReconnect(action)
   }
 
-  #scheduleReconnect (): void {
+  #scheduleReconnect (action: CloseCodeAction = 'backoff'): void {
     if (this.#state === 'closed') return
     if (this.#reconnect === null) {
       this.close()
       return
     }
     const { initialDelay, maxDelay, factor, jitter } = this.#reconnect
-    const ceiling = Math.min(maxDelay, initialDelay * factor ** this.#attempt)
-    const delay = ceiling * (1 - jitter * Math.random())
+    let ceiling = Math.min(maxDelay, initialDelay * factor ** this.#attempt)
+    if (action === 'later') ceiling = Math.min(maxDelay, Math.max(LATER_DELAY, ceiling))
+    // "Now" only right after a working connection: a server that keeps refusing gets the backoff.
+    const delay = action === 'now' && this.#attempt === 0 ? 0 : ceiling * (1 - jitter * Math.random())
     this.#attempt++
     this.#setState('reconnecting')
     this.#reconnectTimer = setTimeout(() => this.#connect(), delay)
