@@ -65,7 +65,11 @@ export interface ClientEventMap {
   gap: { channel: string, since: ResumePosition | undefined, epoch: string | undefined, offset: number | undefined }
   /** A direct message to this client. */
   message: DirectMessage
-  /** A server error not tied to a pending `subscribe()`, or a throwing handler. */
+  /**
+   * A server error not tied to a pending `subscribe()`, a refused subscription (FORBIDDEN), a
+   * refused upgrade (UNAUTHORIZED for HTTP 401, FORBIDDEN for 403: the client then closes), a
+   * failing `token()` (TOKEN_FAILED), or a throwing handler.
+   */
   error: NotifyClientError
 }
 
@@ -104,6 +108,14 @@ export interface ClientOptions {
   reconnect?: ReconnectOptions | false
   /** Milliseconds between the client's own pings; 0 disables dead-connection detection. Default 15 000. */
   pingInterval?: number
+  /**
+   * Credentials sent as the query parameter `tokenParam` of every upgrade (browsers cannot set
+   * upgrade headers); the server's `authenticate` reads `request.query.token`. A function is
+   * called before every connect and reconnect, so it can refresh an expiring token.
+   */
+  token?: string | (() => string | Promise<string>)
+  /** Name of the query parameter carrying `token`. Default `token`. */
+  tokenParam?: string
   /** Milliseconds a ping may stay unanswered before the connection counts as dead and is replaced. Default 10 000. */
   pongTimeout?: number
 }

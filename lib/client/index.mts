@@ -85,6 +85,8 @@ class Client {
   readonly #reconnect: { initialDelay: number, maxDelay: number, factor: number, jitter: number } | null
   readonly #pingInterval: number
   readonly #pongTimeout: number
+  readonly #token: string | (() => string | Promise<string>) | undefined
+  readonly #tokenParam: string
   readonly #channels = new Map<string, ChannelState>()
   /** Request id of each subscribe in flight -> its channel. */
   readonly #requests = new Map<string, ChannelState>()
@@ -121,6 +123,11 @@ class Client {
         }
     this.#pingInterval = positiveNumber(options.pingInterval, 'pingInterval', 15_000)
     this.#pongTimeout = positiveNumber(options.pongTimeout, 'pongTimeout', 10_000)
+    if (options.token !== undefined && typeof options.token !== 'string' && typeof options.token !== 'function') {
+      throw new TypeError('fastify-ws-notify/client: token must be a string or a function returning one')
+    }
+    this.#token = options.token
+    this.#tokenParam = options.tokenParam ?? 'token'
     this.#connect()
   }
 
@@ -186,6 +193,26 @@ class Client {
     this.#reconnectTimer = undefined
     const url = new URL(this.#url)
     if (this.#clientId !== undefined) url.searchParams.set('client_id', this.#clientId)
+    const token = this.#token
+    if (typeof token !== 'function') {
+      if (token !== undefined) url.searchParams.set(this.#tokenParam, token)
+      this.#open(url)
+      return
+    }
+    // A function is asked on every connect, so an expired token is replaced before it is refused.
+    Promise.resolve().then(token).then((value) => {
+      if (this.#state === 'closed') return
+      if (typeof value !== 'string') throw new TypeError(`token() must give a string; got ${typeof value}`)
+      url.searchParams.set(this.#tokenParam, value)
+      this.#open(url)
+    }).catch((err: unknown) => {
+      if (this.#state === 'closed') return
+      this.#emit('error', new NotifyClientError('TOKEN_FAILED', `token() failed: ${(err as Error)?.message ?? String(err)}`))
+      this.#scheduleReconnect()
+    })
+  }
+
+  #open (url: URL): void {
     let ws: WebSocketLike
     try {
       ws = new this.#WebSocket(url.href)
@@ -195,12 +222,38 @@ class Client {
       return
     }
     this.#ws = ws
+    let opened = false
+    let status: number | undefined
+    ws.addEventListener('open', () => { opened = true })
     ws.addEventListener('message', (event) => { if (ws === this.#ws) this.#onFrame((event as MessageLike).data) })
     ws.addEventListener('close', (event) => {
-      if (ws === this.#ws) this.#onClose((event as CloseLike).code ?? 1006, (event as CloseLike).reason ?? '')
+      if (ws !== this.#ws) return
+      const code = (event as CloseLike).code ?? 1006
+      const reason = (event as CloseLike).reason ?? ''
+      if (opened) return this.#onClose(code, reason)
+      // Closed before the upgrade: refused or unreachable. `ws` gave the status in its error;
+      // a browser gives none, so the same URL is asked over HTTP (authenticate sees the same query).
+      this.#ws = null
+      const answer = status !== undefined ? Promise.resolve(status) : probeStatus(url)
+      answer.then((found) => {
+        if (this.#state === 'closed' || this.#ws !== null) return
+        if (found === 401 || found === 403) this.#refused(found)
+        else this.#onClose(code, reason)
+      }, () => {})
     })
     // A failed socket also fires close, which reconnects; this listener keeps `ws` from throwing.
-    ws.addEventListener('error', () => {})
+    ws.addEventListener('error', (event) => {
+      const match = /Unexpected server response: (\d{3})/.exec(String((event as { message?: unknown }).message))
+      if (match !== null) status = Number(match[1])
+    })
+  }
+
+  /** The server refused the upgrade (401/403): retrying with the same credentials cannot help. */
+  #refused (status: number): void {
+    this.#detach()
+    const error = new NotifyClientError(status === 401 ? 'UNAUTHORIZED' : 'FORBIDDEN', `the server refused the connection: HTTP ${status}`)
+    this.#emit('error', error)
+    this.#shutdown(1006, `upgrade refused: HTTP ${status}`, error)
   }
 
   /** Forgets the current socket: its late events are ignored (each listener checks identity). */
@@ -355,7 +408,8 @@ class Client {
     // The server refused the channel: it is dropped, and whoever waits for it is told.
     const refused = new NotifyClientError(error.code, error.message, state.channel)
     this.#channels.delete(state.channel)
-    if (state.waiters.length === 0) this.#emit('error', refused)
+    // An authorization refusal is always told, even to an awaited subscribe: it is a state to show.
+    if (state.waiters.length === 0 || refused.code === 'FORBIDDEN') this.#emit('error', refused)
     this.#settle(state, refused)
   }
 
@@ -404,6 +458,22 @@ class Client {
       return
     }
     for (const listener of [...set]) (listener as (payload: ClientEventMap[N]) => void)(payload)
+  }
+}
+
+/**
+ * The HTTP status of `url` asked as a plain GET (ws: -> http:), or undefined when it cannot be
+ * asked (no fetch, unreachable). Used only after a socket closed before opening.
+ */
+async function probeStatus (url: URL): Promise<number | undefined> {
+  const fetchLike = (globalThis as { fetch?: (url: string, init: object) => Promise<{ status: number }> }).fetch
+  if (typeof fetchLike !== 'function') return undefined
+  const http = new URL(url)
+  http.protocol = http.protocol === 'wss:' ? 'https:' : 'http:'
+  try {
+    return (await fetchLike(http.href, { cache: 'no-store', credentials: 'same-origin' })).status
+  } catch {
+    return undefined
   }
 }
 
