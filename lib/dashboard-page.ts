@@ -16,7 +16,7 @@ header { display: flex; align-items: center; gap: 12px; padding: 14px 20px; bord
 header h1 { font-size: 17px; margin: 0; font-weight: 600; }
 header .meta { margin-left: auto; color: var(--dim); }
 #status { width: 10px; height: 10px; border-radius: 50%; background: var(--amber); }
-#status.live { background: var(--green); } #status.down { background: var(--red); }
+#status.live { background: var(--green); } #status.down, #status.unauthorized { background: var(--red); }
 main { padding: 16px 20px; display: grid; gap: 16px; grid-template-columns: minmax(0, 2fr) minmax(0, 1fr); }
 section { background: var(--panel); border: 1px solid var(--line); border-radius: 8px; padding: 14px; }
 section h2 { font-size: 13px; text-transform: uppercase; letter-spacing: .06em; color: var(--dim); margin: 0 0 10px; font-weight: 600; }
@@ -147,6 +147,11 @@ function drawChannels (stats) {
 async function poll () {
   try {
     const response = await fetch(config.statsUrl, { cache: 'no-store', credentials: 'same-origin' });
+    // Refused (a session expired, a role missing): say so, rather than a bare HTTP error.
+    if (response.status === 401 || response.status === 403) {
+      setStatus('unauthorized', 'unauthorized');
+      return;
+    }
     if (!response.ok) throw new Error('stats answered HTTP ' + response.status);
     const stats = await response.json();
     const now = performance.now();
