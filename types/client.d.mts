@@ -1,22 +1,25 @@
 // Public types of `fastify-ws-notify/client` (lib/client/index.mts): the browser and Node client.
 // Handlers are typed from the same NotifyRegistry declaration as `app.notify`.
-import type { ChannelDeclaration, ChannelEvents, NotifyRegistry } from './index.js'
+import type { ChannelDeclaration, ChannelEvents, ChannelName, ConcreteChannel, EventsOfChannel, NotifyRegistry } from './index.js'
 
 /** The channels declaration the client is typed from: NotifyRegistry's, or any channel. */
 export type RegisteredChannels = NotifyRegistry extends { channels: infer C } ? C : Readonly<Record<string, ChannelDeclaration>>
 
-/** One notification as received: the whole envelope, `data` typed by the channel's declared event. */
-export type Notification<E, K extends keyof E> = {
-  [T in keyof E[K] & string]: {
+/**
+ * One notification as received: the whole envelope, `data` typed by the channel's declared event
+ * (for `user:42`, by the events of its namespace `user:*`).
+ */
+export type Notification<E, K extends ChannelName<E>> = {
+  [T in keyof EventsOfChannel<E, K> & string]: {
     type: T
     channel: K
-    data: E[K][T]
+    data: EventsOfChannel<E, K>[T]
     /** ISO 8601, UTC. */
     timestamp: string
     /** On a channel with history: 1, 2, 3... per channel. */
     offset?: number
   }
-}[keyof E[K] & string]
+}[keyof EventsOfChannel<E, K> & string]
 
 /** A direct message (`app.notifications.sendTo`): no channel, untyped data. */
 export interface DirectMessage {
@@ -137,7 +140,7 @@ export interface NotifyClient<E = ChannelEvents<RegisteredChannels>> {
    * with a NotifyClientError carrying the server's code (INVALID_CHANNEL, FORBIDDEN...). The
    * subscription survives reconnects: the client resumes it from the last offset it saw.
    */
-  subscribe<K extends keyof E & string> (channel: K, handler: (notification: Notification<E, K>) => void): Promise<Subscription<K>>
+  subscribe<K extends ChannelName<E>> (channel: ConcreteChannel<E, K>, handler: (notification: Notification<E, K>) => void): Promise<Subscription<K>>
   /** Adds a listener; returns a function that removes it. */
   on<N extends keyof ClientEventMap> (event: N, listener: (payload: ClientEventMap[N]) => void): () => void
   off<N extends keyof ClientEventMap> (event: N, listener: (payload: ClientEventMap[N]) => void): void

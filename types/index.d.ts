@@ -269,19 +269,61 @@ declare namespace fastifyWsNotify {
 
   type AnyEvents = Record<string, unknown>
 
-  /** Event payload types of each channel, read from a channels declaration. */
+  /**
+   * The channel names a declared name stands for: itself, or for a namespace (`user:*`) every
+   * `user:${string}`. A lone `*` is an ordinary name.
+   */
+  type ChannelKey<K> = K extends `${infer Prefix}*` ? (Prefix extends '' ? K : `${Prefix}${string}`) : K
+
+  type EventsOfDeclaration<D> = D extends { readonly events: infer E }
+    ? { [T in keyof E]: E[T] extends { readonly static: infer Data } ? Data : never }
+    : AnyEvents
+
+  /**
+   * Event payload types of each declared name, read from a channels declaration. A namespace
+   * keeps its pattern as key (`user:*`); ChannelName and EventsOfChannel read `user:42` from it.
+   */
   export type ChannelEvents<C> =
     C extends readonly string[]
       ? { [K in C[number]]: AnyEvents }
-      : {
-          [K in keyof C]: C[K] extends { readonly events: infer E }
-            ? { [T in keyof E]: E[T] extends { readonly static: infer Data } ? Data : never }
-            : AnyEvents
-        }
+      : { [K in keyof C]: EventsOfDeclaration<C[K]> }
+
+  /** Every channel name of an events map: its names, and `user:${string}` for a namespace `user:*`. */
+  export type ChannelName<E> = { [K in keyof E & string]: ChannelKey<K> }[keyof E & string]
+
+  /** Prefixes of the namespaces of `E` that channel `K` is in (`user:` for `user:*`). */
+  type NamespacesOf<E, K> = keyof E & string extends infer Key
+    ? Key extends `${infer Prefix}*` ? (Prefix extends '' ? never : K extends `${Prefix}${string}` ? Prefix : never) : never
+    : never
+  /** The longest of some prefixes of one name: the one no other prefix extends. */
+  type Longest<P, All = P> = P extends unknown
+    ? ([All extends P ? never : All extends `${P & string}${string}` ? All : never] extends [never] ? P : never)
+    : never
+
+  /**
+   * The declared name channel `K` falls under: itself, or the most specific namespace it is in
+   * (`user:admin:7` is of `user:admin:*` before `user:*`), as at run time.
+   */
+  export type DeclarationOf<E, K> = K extends keyof E
+    ? (K extends `${infer Prefix}*` ? (Prefix extends '' ? K : never) : K)
+    : `${Longest<NamespacesOf<E, K>> & string}*`
+
+  /** The events of channel `K` (`user:42`: those of its namespace `user:*`). */
+  export type EventsOfChannel<E, K> = E[DeclarationOf<E, K> & keyof E]
+
+  /**
+   * `K` when it names a channel; `never` for a namespace pattern (`user:*`), which the server
+   * refuses. An open events map (`Record<string, ...>`) is left as it is.
+   */
+  export type ConcreteChannel<E, K> = string extends keyof E
+    ? K
+    : K extends `${infer Prefix}*` ? (Prefix extends '' ? K : never) : K
 
   /** `notify` typed from one channels declaration. */
   export interface TypedNotify<E> {
-    <K extends keyof E & string, T extends keyof E[K] & string>(channel: K, type: T, data: E[K][T]): Promise<number>
+    <K extends ChannelName<E>, T extends keyof EventsOfChannel<E, K> & string>(
+      channel: ConcreteChannel<E, K>, type: T, data: EventsOfChannel<E, K>[T]
+    ): Promise<number>
   }
 
   /** `notify` without a registry: any channel, type and data (checked at run time). */

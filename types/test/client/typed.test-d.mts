@@ -16,7 +16,8 @@ const channels = {
     events: { error_blocked: Type.Object({ error_id: Type.String() }) },
     history: false as const
   },
-  anything: {}
+  anything: {},
+  'user:*': { events: { badge: Type.Object({ count: Type.Integer() }) } }
 }
 
 declare module 'fastify-ws-notify' {
@@ -50,6 +51,21 @@ await client.subscribe('anything', (message) => {
   const data: unknown = message.data
   void data
 })
+
+// A namespace's concrete channels are typed by its events; the pattern itself is no channel.
+const mine = await client.subscribe('user:42', (message) => {
+  const channel: 'user:42' = message.channel
+  const count: number = message.data.count
+  // @ts-expect-error badge data has no `action`
+  void message.data.action
+  void channel; void count
+})
+const mineName: 'user:42' = mine.channel
+void mineName
+const me: string = 'alice'
+await client.subscribe(`user:${me}`, (message) => { const count: number = message.data.count; void count })
+// @ts-expect-error the pattern is not a channel
+await client.subscribe('user:*', () => {})
 
 // @ts-expect-error the channel is not declared
 await client.subscribe('vector_search', () => {})

@@ -1,7 +1,7 @@
 // With a NotifyRegistry merge, notify is checked against the channel declarations.
 import Fastify from 'fastify'
 import { Type } from '@sinclair/typebox'
-import notifications from 'fastify-ws-notify'
+import notifications, { type ChannelEvents, type ChannelName, type EventsOfChannel } from 'fastify-ws-notify'
 
 const channels = {
   db_pool_stats: {
@@ -14,7 +14,14 @@ const channels = {
       error_blocked: Type.Object({ error_id: Type.String(), count: Type.Optional(Type.Number()) })
     }
   },
-  anything: {}
+  anything: {},
+  // Namespaces: `user:42` is a channel of `user:*`, typed by its events; `user:*` itself is not one.
+  'user:*': {
+    events: { badge: Type.Object({ count: Type.Integer() }) }
+  },
+  'user:admin:*': {
+    events: { audit: Type.Object({ action: Type.String() }) }
+  }
 }
 
 declare module 'fastify-ws-notify' {
@@ -22,7 +29,7 @@ declare module 'fastify-ws-notify' {
 }
 
 const app = Fastify()
-app.register(notifications, { channels })
+app.register(notifications, { channels, authenticate: async () => 'u1' })
 
 app.notify('db_pool_stats', 'pool_resized', { old_size: 20, new_size: 30 })
 app.notify('error_firewall', 'error_blocked', { error_id: 'e1' })
@@ -40,3 +47,33 @@ app.notify('db_pool_stats', 'pool_drained', { old_size: 20, new_size: 30 })
 app.notify('vector_search', 'search_progress', {})
 // @ts-expect-error an event of another channel
 app.notify('error_firewall', 'pool_resized', { old_size: 20, new_size: 30 })
+
+// Namespace channels: concrete names typed by the pattern's events.
+app.notify('user:42', 'badge', { count: 1 })
+app.notifications.notify('user:alice', 'badge', { count: 2 })
+const userId: string = '42'
+app.notify(`user:${userId}`, 'badge', { count: 3 })
+// The most specific namespace types its channels, as at run time.
+app.notify('user:admin:7', 'audit', { action: 'login' })
+// @ts-expect-error badge data has no `action`
+app.notify('user:42', 'badge', { action: 'x' })
+// @ts-expect-error the count is an integer, not a string
+app.notify('user:42', 'badge', { count: '1' })
+// @ts-expect-error the event type is not declared for user:*
+app.notify('user:42', 'pool_resized', { old_size: 20, new_size: 30 })
+// @ts-expect-error user:admin:7 is of user:admin:*, whose events do not include badge
+app.notify('user:admin:7', 'badge', { count: 1 })
+// @ts-expect-error the pattern is not a channel
+app.notify('user:*', 'badge', { count: 1 })
+// @ts-expect-error the pattern is not a channel
+app.notify('user:admin:*', 'audit', { action: 'login' })
+// @ts-expect-error the pattern is not a channel
+app.notifications.notify('user:*', 'badge', { count: 1 })
+
+type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false
+function assert<T extends true> (): void {}
+type Events = ChannelEvents<typeof channels>
+assert<Equal<EventsOfChannel<Events, 'user:42'>, { badge: { count: number } }>>()
+assert<Equal<EventsOfChannel<Events, 'user:admin:7'>, { audit: { action: string } }>>()
+assert<Equal<EventsOfChannel<Events, 'db_pool_stats'>['pool_resized'], { old_size: number, new_size: number }>>()
+assert<Equal<ChannelName<Events>, 'db_pool_stats' | 'error_firewall' | 'anything' | `user:${string}` | `user:admin:${string}`>>()
