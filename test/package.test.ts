@@ -1,5 +1,5 @@
 // Issue 19: what `npm pack` ships works in a fresh app. The package is packed from a copy of the
-// sources without dist/ (a fresh clone: only `prepack` builds it), and the tarball is installed
+// sources without dist/ (a fresh clone: only `prepare`, which npm pack runs, builds it), and the tarball is installed
 // into a CommonJS app and an ES-module TypeScript app, offline, from the npm cache that `npm ci`
 // filled. The copy keeps the repository's dist/, which other test files read, untouched.
 import { test } from 'tap'
