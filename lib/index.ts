@@ -122,18 +122,24 @@ async function plugin (fastify: FastifyInstance, options: NotificationsOptions):
   fastify.decorate('notifications', api)
 
   const auth = createAuth(config)
-  registerRoutes(fastify, {
-    config,
-    hub,
-    isClosing,
-    auth,
-    clusterStats: async () => await adapter.clusterStats?.() ?? sumStats([hub.stats()]),
-    onConnection: createConnectionHandler({ config, hub, registry, history, auth, log: fastify.log })
-  })
-  registerClientRoute(fastify, config.path)
-  registerDashboard(fastify, config)
-  registerAsyncApi(fastify, config)
-  await registerMetrics(fastify, { config, hub, registry })
+  // The routes get a context of their own only for Fastify's `logLevel`/`logSerializers` (the
+  // `prefix` is already in config.path); decorators and hooks above stay on the app.
+  const routes = async (scope: FastifyInstance): Promise<void> => {
+    registerRoutes(scope, {
+      config,
+      hub,
+      isClosing,
+      auth,
+      clusterStats: async () => await adapter.clusterStats?.() ?? sumStats([hub.stats()]),
+      onConnection: createConnectionHandler({ config, hub, registry, history, auth, log: fastify.log })
+    })
+    registerClientRoute(scope, config.path)
+    registerDashboard(scope, config)
+    registerAsyncApi(scope, config)
+    await registerMetrics(scope, { config, hub, registry })
+  }
+  if (Object.keys(config.routeScope).length === 0) await routes(fastify)
+  else await fastify.register(routes, config.routeScope)
 }
 
 /** The plugin. `import notifications from`, `import { notifications } from` and `require()` all work. */

@@ -30,7 +30,10 @@ export interface HistoryConfig {
 
 export interface Config extends HardeningConfig, ObservabilityConfig {
   readonly channels: ReadonlyMap<string, ChannelConfig>
+  /** The WebSocket route, Fastify's register `prefix` included; side routes hang under it. */
   readonly path: string
+  /** Fastify's register options for the plugin's routes (`logLevel`, `logSerializers`), as given. */
+  readonly routeScope: Readonly<Record<string, unknown>>
   readonly stats: false | Readonly<StatsRouteOptions> & { readonly url: string }
   readonly heartbeatInterval: number
   readonly idleTimeout: number
@@ -52,10 +55,16 @@ const HARDENING_OPTIONS = [
   'maxSubscriptionsPerConnection', 'rateLimit'
 ]
 
+/**
+ * Fastify's own register options: Fastify hands them to every plugin, and applies none of them to
+ * a fastify-plugin one (no encapsulation), so the plugin applies them to its routes itself.
+ */
+const REGISTER_OPTIONS = ['prefix', 'logLevel', 'logSerializers']
+
 const KNOWN_OPTIONS = new Set([
   'channels', 'path', 'stats', 'heartbeatInterval', 'idleTimeout', 'maxPayload', 'maxMessageSize',
   'closeTimeout', 'maxBufferedBytes', 'slowConsumer', 'history', 'adapter',
-  ...HARDENING_OPTIONS, ...OBSERVABILITY_OPTIONS
+  ...HARDENING_OPTIONS, ...OBSERVABILITY_OPTIONS, ...REGISTER_OPTIONS
 ])
 
 function describe (value: unknown): string {
@@ -158,7 +167,27 @@ function readChannels (channels: unknown, defaultHistory: HistoryConfig | null =
   return result
 }
 
-function readStats (stats: unknown, path: string): Config['stats'] {
+/** Fastify's register `prefix`: '' when absent; a trailing "/" is dropped, as Fastify does. */
+function readPrefix (value: unknown): string {
+  if (value === undefined || value === '' || value === '/') return ''
+  if (typeof value !== 'string' || !/^\/[^\s?#]*$/.test(value)) {
+    fail(`prefix must start with "/" and contain no spaces, "?" or "#"; got ${describe(value)}`)
+  }
+  return value.endsWith('/') ? value.slice(0, -1) : value
+}
+
+/** `logLevel` and `logSerializers`, for the encapsulated context the routes are registered in. */
+function readRouteScope (options: Record<string, unknown>): Config['routeScope'] {
+  const scope: Record<string, unknown> = {}
+  if (options.logLevel !== undefined) {
+    if (typeof options.logLevel !== 'string') fail(`logLevel must be a log level such as "warn"; got ${describe(options.logLevel)}`)
+    scope.logLevel = options.logLevel
+  }
+  if (options.logSerializers !== undefined) scope.logSerializers = options.logSerializers
+  return Object.freeze(scope)
+}
+
+function readStats (stats: unknown, path: string, prefix: string): Config['stats'] {
   // path '/' gives '/stats', not '//stats'.
   const url = path === '/' ? '/stats' : `${path}/stats`
   if (stats === undefined || stats === true) return Object.freeze({ url })
@@ -177,7 +206,7 @@ function readStats (stats: unknown, path: string): Config['stats'] {
       fail(`stats.${hook} must be a hook function or a list of them; got ${describe(value)}`)
     }
   }
-  return Object.freeze({ ...route, url: route.url ?? url })
+  return Object.freeze({ ...route, url: route.url === undefined ? url : `${prefix}${route.url}` })
 }
 
 /** The `adapter` option: what redisAdapter() returns, or absent for the in-memory default. */
@@ -201,10 +230,12 @@ export function buildConfig (input: NotificationsOptions | undefined): Config {
   }
   if (options.channels === undefined) fail('channels is required: a list of names or a map of channel declarations')
 
-  const path = options.path ?? '/ws'
-  if (typeof path !== 'string' || !/^\/[^\s?#]*$/.test(path) || (path.length > 1 && path.endsWith('/'))) {
-    fail(`path must start with "/", contain no spaces, "?" or "#", and not end with "/"; got ${describe(path)}`)
+  const prefix = readPrefix(options.prefix)
+  const ownPath = options.path ?? '/ws'
+  if (typeof ownPath !== 'string' || !/^\/[^\s?#]*$/.test(ownPath) || (ownPath.length > 1 && ownPath.endsWith('/'))) {
+    fail(`path must start with "/", contain no spaces, "?" or "#", and not end with "/"; got ${describe(ownPath)}`)
   }
+  const path = prefix === '' ? ownPath : ownPath === '/' ? prefix : `${prefix}${ownPath}`
   const slowConsumer = options.slowConsumer ?? 'close'
   if (slowConsumer !== 'close' && slowConsumer !== 'drop') {
     fail(`slowConsumer must be "close" or "drop"; got ${describe(slowConsumer)}`)
@@ -213,7 +244,8 @@ export function buildConfig (input: NotificationsOptions | undefined): Config {
   return Object.freeze({
     channels: readChannels(options.channels, readHistory(options.history, 'history')),
     path,
-    stats: readStats(options.stats, path),
+    routeScope: readRouteScope(options),
+    stats: readStats(options.stats, path, prefix),
     heartbeatInterval: integerOption(options, 'heartbeatInterval', 30_000, 0),
     idleTimeout: integerOption(options, 'idleTimeout', 300_000, 0),
     maxPayload: integerOption(options, 'maxPayload', 64 * 1024, 1),

@@ -70,7 +70,11 @@ declare namespace fastifyWsNotify {
   export interface NotificationsOptions {
     /** The channels clients may subscribe to. Required. */
     channels: ChannelsOption
-    /** WebSocket route. Default `'/ws'`. */
+    /**
+     * WebSocket route. Default `'/ws'`. Fastify's register option `prefix` goes before it and
+     * before every side route (`{ prefix: '/api' }`: `/api/ws`, `/api/ws/stats`); `logLevel` and
+     * `logSerializers` apply to the plugin's routes.
+     */
     path?: string
     /** `false` to leave `${path}/stats` out, or route options with hooks. Default `true`. */
     stats?: boolean | StatsRouteOptions

@@ -1,0 +1,55 @@
+// Issue 19, "a real app's first hour works": Fastify's own register options (prefix, logLevel),
+// @fastify/websocket registered after the plugin, identities such as `auth0|abc`, and a missing
+// ioredis.
+import { test } from 'tap'
+import Fastify from 'fastify'
+import { Writable } from 'node:stream'
+import notifications from '../lib/index'
+import { Client, fetchStats } from './helper'
+
+async function listen (app: ReturnType<typeof Fastify>): Promise<{ url: string, http: string }> {
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = app.server.address() as { port: number }
+  return { url: `ws://127.0.0.1:${port}`, http: `http://127.0.0.1:${port}` }
+}
+
+test('register options prefix and logLevel: routes live under the prefix, logged at that level', async (t) => {
+  const lines: Array<Record<string, unknown>> = []
+  const stream = new Writable({ write (chunk, _encoding, done) { lines.push(JSON.parse(String(chunk))); done() } })
+  const app = Fastify({ logger: { level: 'info', stream } })
+  t.teardown(() => app.close())
+  await app.register(notifications, { channels: ['orders'], prefix: '/api', logLevel: 'warn' })
+  app.get('/other', async () => 'ok')
+  const { url, http } = await listen(app)
+
+  const client = new Client(`${url}/api/ws?client_id=me`)
+  t.teardown(() => client.ws.terminate())
+  await client.opened
+  t.match((await client.waitFor(1))[0], { type: 'connected', client_id: 'me', available_channels: ['orders'] })
+  t.equal((await fetchStats(http, '/api/ws/stats')).total_clients, 1, 'the stats route is under the prefix too')
+  t.equal((await fetch(`${http}/ws/stats`)).status, 404, 'nothing is left at the unprefixed path')
+  t.equal((await fetch(`${http}/api/ws/client.js`)).status, 200, 'the browser client is under the prefix')
+  await fetch(`${http}/other`)
+
+  const urls = lines.filter((line) => line.msg === 'incoming request').map((line) => (line.req as { url: string }).url)
+  t.same(urls, ['/ws/stats', '/other'], 'the plugin\'s routes log at warn: their requests are not logged at info')
+})
+
+test('prefix combines with path, and with an explicit stats url', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(notifications, { channels: ['orders'], prefix: '/api/', path: '/live', stats: { url: '/status' } })
+  const { url, http } = await listen(app)
+  const client = new Client(`${url}/api/live`)
+  t.teardown(() => client.ws.terminate())
+  await client.opened
+  t.equal((await client.waitFor(1))[0].type, 'connected')
+  t.equal((await fetchStats(http, '/api/status')).total_clients, 1)
+})
+
+test('a prefix that is not a path is refused, naming the option', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  app.register(notifications, { channels: ['orders'], prefix: 'api' })
+  await t.rejects(async () => { await app.ready() }, { code: 'FST_WS_NOTIFY_INVALID_OPTION', message: /prefix must start with "\/"/ })
+})
