@@ -67,7 +67,7 @@ function channelNameSchema (name: string): JsonSchema {
   if (!isChannelPattern(name)) return { type: 'string', const: name }
   return {
     type: 'string',
-    pattern: `^${escapeRegExp(name.slice(0, -1))}[A-Za-z0-9_.:@-]+$`,
+    pattern: `^${escapeRegExp(name.slice(0, -1))}[A-Za-z0-9_.:@|-]+$`,
     maxLength: CHANNEL_NAME_MAX,
     description: `a channel of the namespace ${name} (for example the caller's own)`
   }

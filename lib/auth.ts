@@ -3,7 +3,7 @@
 // patterns such as `user:*` that make per-identity private channels possible.
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { AuthenticateResult, Identity } from '../types/index'
-import { CHANNEL_NAME_MAX, CLIENT_ID_PATTERN } from './protocol'
+import { CHANNEL_NAME_MAX, CLIENT_ID_CHARS, CLIENT_ID_PATTERN } from './protocol'
 import { FST_WS_NOTIFY_INVALID_IDENTITY } from './errors'
 
 export type AuthenticateHook = (request: FastifyRequest) => AuthenticateResult | Promise<AuthenticateResult>
@@ -15,7 +15,7 @@ export interface AuthConfig {
 }
 
 /** What a pattern's `*` may stand for: the characters of a client id, so `user:<identity>` always fits. */
-const PATTERN_SUFFIX = /^[A-Za-z0-9_.:@-]+$/
+const PATTERN_SUFFIX = new RegExp(`^${CLIENT_ID_CHARS}+$`)
 
 /** A declared name ending in `*` (and longer than `*`) declares a namespace, e.g. `user:*`. */
 export function isChannelPattern (name: string): boolean {

@@ -16,7 +16,7 @@ message it printed (channels with history), or reports a gap.
 
   <url>              the WebSocket route, e.g. ws://127.0.0.1:8080/ws
   <channel>...       one or more channel names
-  --client-id ID     connect as this client id (1-128 characters of [A-Za-z0-9_.:@-])
+  --client-id ID     connect as this client id (1-128 characters of [A-Za-z0-9_.:@|-])
   --once             exit when the connection closes instead of reconnecting
   -h, --help         print this help
 

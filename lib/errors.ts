@@ -33,7 +33,7 @@ export const FST_WS_NOTIFY_UNSERIALIZABLE = createError(
 
 /** A direct message named an invalid client id. */
 export const FST_WS_NOTIFY_INVALID_CLIENT_ID = createError(
-  'FST_WS_NOTIFY_INVALID_CLIENT_ID', 'Invalid client id %s: expected 1-128 characters of [A-Za-z0-9_.:@-]', 500, TypeError)
+  'FST_WS_NOTIFY_INVALID_CLIENT_ID', 'Invalid client id %s: expected 1-128 characters of [A-Za-z0-9_.:@|-]', 500, TypeError)
 
 /** An event type is not a non-empty string. */
 export const FST_WS_NOTIFY_INVALID_TYPE = createError(
@@ -46,7 +46,7 @@ export const FST_WS_NOTIFY_CLOSED = createError(
 /** The `authenticate` hook returned an identity whose id is not a valid client id. */
 export const FST_WS_NOTIFY_INVALID_IDENTITY = createError(
   'FST_WS_NOTIFY_INVALID_IDENTITY',
-  'authenticate returned an identity with id %s: return a string or { id } of 1-128 characters of [A-Za-z0-9_.:@-], or null/false to refuse', 500, TypeError)
+  'authenticate returned an identity with id %s: return a string or { id } of 1-128 characters of [A-Za-z0-9_.:@|-], or null/false to refuse', 500, TypeError)
 
 /** The Redis adapter (or an external publisher) cannot reach Redis: the message did not reach other instances. */
 export const FST_WS_NOTIFY_BROKER_UNAVAILABLE = createError(

@@ -30,8 +30,13 @@ export type ErrorCode =
   | 'INVALID_JSON' | 'INVALID_MESSAGE' | 'UNKNOWN_ACTION' | 'INVALID_CHANNEL'
   | 'FORBIDDEN' | 'RATE_LIMITED' | 'TOO_MANY_SUBSCRIPTIONS'
 
-/** `client_id` query: 1-128 characters of [A-Za-z0-9_.:@-]. */
-export const CLIENT_ID_PATTERN = /^[A-Za-z0-9_.:@-]{1,128}$/
+/**
+ * Characters of a client id (the `client_id` query, or the identity `authenticate` returns). `|`
+ * is there for identity providers' subjects such as Auth0's `auth0|abc` or `google-oauth2|123`.
+ */
+export const CLIENT_ID_CHARS = '[A-Za-z0-9_.:@|-]'
+/** `client_id`: 1-128 characters of CLIENT_ID_CHARS. */
+export const CLIENT_ID_PATTERN = new RegExp(`^${CLIENT_ID_CHARS}{1,128}$`)
 
 // ---- client to server ------------------------------------------------------------------
 

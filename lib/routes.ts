@@ -22,7 +22,7 @@ async function checkUpgrade (this: { isClosing (): boolean }, request: FastifyRe
     return reply.code(400).send({
       error: 'Bad Request',
       code: 'INVALID_CLIENT_ID',
-      message: 'client_id must be 1-128 characters of [A-Za-z0-9_.:@-]'
+      message: 'client_id must be 1-128 characters of [A-Za-z0-9_.:@|-]'
     })
   }
 }

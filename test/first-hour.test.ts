@@ -53,3 +53,35 @@ test('a prefix that is not a path is refused, naming the option', async (t) => {
   app.register(notifications, { channels: ['orders'], prefix: 'api' })
   await t.rejects(async () => { await app.ready() }, { code: 'FST_WS_NOTIFY_INVALID_OPTION', message: /prefix must start with "\/"/ })
 })
+
+test('identities such as auth0|abc are client ids: their namespace channel and sendTo work', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(notifications, {
+    channels: ['news', 'user:*'],
+    authenticate: async (request) => (request.headers['x-user'] as string | undefined) ?? null
+  })
+  const { url } = await listen(app)
+  const client = new Client(`${url}/ws`, { headers: { 'x-user': 'auth0|abc' } })
+  t.teardown(() => client.ws.terminate())
+  await client.opened
+  t.match((await client.waitFor(1))[0], { type: 'connected', client_id: 'auth0|abc' })
+  t.match(await client.request({ action: 'subscribe', channel: 'user:auth0|abc', id: 1 }), { type: 'subscribed', channel: 'user:auth0|abc' })
+  t.match(await client.request({ action: 'subscribe', channel: 'user:auth0|other', id: 2 }), { type: 'error', code: 'FORBIDDEN' })
+  t.equal(await app.notify('user:auth0|abc', 'badge', { count: 1 }), 1)
+  t.equal(await app.notifications.sendTo('auth0|abc', 'direct', {}), 1)
+  const frames = await client.waitFor(5)
+  t.match(frames.slice(3), [{ type: 'badge', channel: 'user:auth0|abc' }, { type: 'direct' }])
+  t.equal(app.notifications.disconnect('auth0|abc'), 1)
+})
+
+test('a client_id query with "|" is accepted without authenticate', async (t) => {
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await app.register(notifications, { channels: ['news'] })
+  const { url } = await listen(app)
+  const client = new Client(`${url}/ws?client_id=${encodeURIComponent('google-oauth2|1234')}`)
+  t.teardown(() => client.ws.terminate())
+  await client.opened
+  t.match((await client.waitFor(1))[0], { type: 'connected', client_id: 'google-oauth2|1234' })
+})

@@ -78,7 +78,7 @@ test('a malformed client_id is refused with HTTP 400 and a JSON body, and no soc
     t.same(JSON.parse(response.body), {
       error: 'Bad Request',
       code: 'INVALID_CLIENT_ID',
-      message: 'client_id must be 1-128 characters of [A-Za-z0-9_.:@-]'
+      message: 'client_id must be 1-128 characters of [A-Za-z0-9_.:@|-]'
     })
   }
   t.equal(app.notifications.stats().total_connections_ever, 0, 'no socket was ever accepted')
