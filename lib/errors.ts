@@ -52,6 +52,10 @@ export const FST_WS_NOTIFY_INVALID_IDENTITY = createError(
 export const FST_WS_NOTIFY_BROKER_UNAVAILABLE = createError(
   'FST_WS_NOTIFY_BROKER_UNAVAILABLE', 'The broker (Redis) cannot be reached: %s', 503)
 
+/** A `redis://` URL was given but ioredis (an optional peer dependency) is not installed. */
+export const FST_WS_NOTIFY_MISSING_IOREDIS = createError(
+  'FST_WS_NOTIFY_MISSING_IOREDIS', 'A redis:// URL needs ioredis, an optional peer dependency: npm install ioredis (%s)', 500)
+
 /** disconnect() was given a close code or reason a close frame cannot carry. */
 export const FST_WS_NOTIFY_INVALID_CLOSE = createError(
   'FST_WS_NOTIFY_INVALID_CLOSE', 'Invalid close for disconnect(): %s', 500, RangeError)

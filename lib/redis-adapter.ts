@@ -34,6 +34,7 @@ import {
   FST_WS_NOTIFY_BROKER_TIMEOUT,
   FST_WS_NOTIFY_BROKER_UNAVAILABLE,
   FST_WS_NOTIFY_INVALID_OPTION,
+  FST_WS_NOTIFY_MISSING_IOREDIS,
   FST_WS_NOTIFY_UNKNOWN_CHANNEL
 } from './errors'
 
@@ -163,9 +164,20 @@ export function publishFailure (err: unknown): Error {
   return isUnsent(err) ? new FST_WS_NOTIFY_BROKER_UNAVAILABLE(message) : new FST_WS_NOTIFY_BROKER_TIMEOUT(message)
 }
 
+/** ioredis, loaded only for a URL: an optional peer dependency, said so when it is missing. */
+function requireIoredis (): typeof import('ioredis') {
+  try {
+    return require('ioredis') as typeof import('ioredis')
+  } catch (err) {
+    const { code, message } = err as { code?: unknown, message?: unknown }
+    if (code === 'MODULE_NOT_FOUND' && String(message).includes("'ioredis'")) throw new FST_WS_NOTIFY_MISSING_IOREDIS(String(message).split('\n')[0])
+    throw err
+  }
+}
+
 /** Opens a client from a URL; ioredis is loaded only here, so it is needed only when used. */
 export function openRedis (url: string, extra: RedisOptions = {}): Redis {
-  const { Redis: RedisClient } = require('ioredis') as typeof import('ioredis')
+  const { Redis: RedisClient } = requireIoredis()
   return new RedisClient(url, { ...OWN_CLIENT_OPTIONS, ...extra })
 }
 

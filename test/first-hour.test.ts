@@ -4,8 +4,16 @@
 import { test } from 'tap'
 import Fastify from 'fastify'
 import { Writable } from 'node:stream'
+import { execFile } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
 import notifications from '../lib/index'
 import { Client, fetchStats } from './helper'
+
+const run = promisify(execFile)
+const distEntry = join(__dirname, '..', 'dist', 'lib', 'index.js')
 
 async function listen (app: ReturnType<typeof Fastify>): Promise<{ url: string, http: string }> {
   await app.listen({ port: 0, host: '127.0.0.1' })
@@ -84,4 +92,37 @@ test('a client_id query with "|" is accepted without authenticate', async (t) =>
   t.teardown(() => client.ws.terminate())
   await client.opened
   t.match((await client.waitFor(1))[0], { type: 'connected', client_id: 'google-oauth2|1234' })
+})
+
+test('a redis:// URL without ioredis installed says to install it, with a FST_WS_NOTIFY_* code', async (t) => {
+  // A child process where `ioredis` cannot be resolved, as in an app that never installed it.
+  const work = mkdtempSync(join(tmpdir(), 'fastify-ws-notify-no-ioredis-'))
+  t.teardown(() => rmSync(work, { recursive: true, force: true }))
+  const hook = join(work, 'no-ioredis.cjs')
+  writeFileSync(hook, `const Module = require('node:module')
+const resolve = Module._resolveFilename
+Module._resolveFilename = function (request, ...rest) {
+  if (request === 'ioredis') throw Object.assign(new Error("Cannot find module 'ioredis'"), { code: 'MODULE_NOT_FOUND' })
+  return resolve.call(this, request, ...rest)
+}
+`)
+  const script = `
+    const Fastify = require('fastify')
+    const { default: notifications, redisAdapter, createPublisher } = require(${JSON.stringify(distEntry)})
+    const seen = []
+    try { createPublisher({ redis: 'redis://127.0.0.1:6379', channels: ['a'] }) } catch (err) { seen.push([err.code, err.message]) }
+    const app = Fastify()
+    app.register(notifications, { channels: ['a'], adapter: redisAdapter({ redis: 'redis://127.0.0.1:6379' }) })
+    app.ready().then(() => seen.push(['ready']), (err) => seen.push([err.code, err.message])).then(() => {
+      console.log(JSON.stringify(seen))
+      return app.close()
+    })
+  `
+  const { stdout } = await run(process.execPath, ['--require', hook, '-e', script], { cwd: join(__dirname, '..') })
+  const seen = JSON.parse(stdout) as Array<[string, string]>
+  t.equal(seen.length, 2)
+  for (const [code, message] of seen) {
+    t.equal(code, 'FST_WS_NOTIFY_MISSING_IOREDIS')
+    t.match(message, /npm install ioredis/)
+  }
 })
