@@ -59,7 +59,11 @@ export class UnfinishedSockets {
   #expired = false
 
   // Listeners, bound once per registration: no closure per connection.
-  readonly #forget = (socket: Socket): void => { this.#sockets.delete(socket) }
+  // The close listener goes with the tracking: a socket that became a WebSocket keeps nothing of ours.
+  readonly #forget = (socket: Socket): void => {
+    if (this.#sockets.delete(socket)) socket.off('close', this.#onClose)
+  }
+
   readonly #onClose: (this: Socket) => void
   readonly #onAccept = (socket: Socket): void => {
     if (this.#expired) {
@@ -67,7 +71,7 @@ export class UnfinishedSockets {
       return
     }
     this.#sockets.add(socket)
-    socket.once('close', this.#onClose)
+    socket.on('close', this.#onClose)
   }
 
   readonly #onRequest = (request: IncomingMessage): void => { this.#forget(request.socket) }
