@@ -5,24 +5,7 @@ import { test, type Test } from 'tap'
 import WebSocket from 'ws'
 import type { FastifyRequest } from 'fastify'
 import { build, sleep, waitUntil } from './helper'
-import type { ClientEventMap, ClientOptions, NotifyClient } from '../types/client.mjs' with { 'resolution-mode': 'import' }
-
-type Client = NotifyClient<Record<string, Record<string, unknown>>>
-const loaded = import('../lib/client/index.mjs') as Promise<{ createClient: (url: string, options?: ClientOptions) => Client }>
-
-async function open (t: Test, url: string, options: ClientOptions = {}): Promise<{ client: Client, events: Array<[keyof ClientEventMap, unknown]> }> {
-  const { createClient } = await loaded
-  const client = createClient(`${url}/ws`, { WebSocket, reconnect: { initialDelay: 5, maxDelay: 50 }, ...options })
-  t.teardown(() => client.close())
-  const events: Array<[keyof ClientEventMap, unknown]> = []
-  for (const name of ['state', 'connected', 'disconnected', 'error'] as const) {
-    client.on(name, (payload) => events.push([name, payload]))
-  }
-  return { client, events }
-}
-
-const named = (events: Array<[keyof ClientEventMap, unknown]>, name: keyof ClientEventMap): unknown[] =>
-  events.filter(([event]) => event === name).map(([, payload]) => payload)
+import { loaded, named, open } from './client-helper'
 
 /** A server whose authenticate reads `request.query.token`: `user-N` tokens are user N. */
 async function withAuth (t: Test, seen: string[]): ReturnType<typeof build> {

@@ -1,31 +1,9 @@
 // Issue 19.2: the client honours the classes of close codes (lib/client/close-codes.mts): a kick
 // (4000-4099, 1008) ends the session, 4100-4199 and 1013 reconnect later, 4200-4299 reconnect at
 // once; `reconnect: false` says `disconnected` once.
-import { test, type Test } from 'tap'
-import WebSocket from 'ws'
+import { test } from 'tap'
 import { build, sleep, waitUntil } from './helper'
-import type { ClientEventMap, ClientOptions, NotifyClient } from '../types/client.mjs' with { 'resolution-mode': 'import' }
-
-type Client = NotifyClient<Record<string, Record<string, unknown>>>
-interface Loaded {
-  createClient: (url: string, options?: ClientOptions) => Client
-  closeCodeAction: (code: number) => string
-}
-const loaded = import('../lib/client/index.mjs') as unknown as Promise<Loaded>
-
-async function open (t: Test, url: string, options: ClientOptions = {}): Promise<{ client: Client, events: Array<[keyof ClientEventMap, unknown]> }> {
-  const { createClient } = await loaded
-  const client = createClient(`${url}/ws`, { WebSocket, reconnect: { initialDelay: 5, maxDelay: 50 }, ...options })
-  t.teardown(() => client.close())
-  const events: Array<[keyof ClientEventMap, unknown]> = []
-  for (const name of ['state', 'connected', 'disconnected', 'error'] as const) {
-    client.on(name, (payload) => events.push([name, payload]))
-  }
-  return { client, events }
-}
-
-const named = (events: Array<[keyof ClientEventMap, unknown]>, name: keyof ClientEventMap): unknown[] =>
-  events.filter(([event]) => event === name).map(([, payload]) => payload)
+import { loaded, named, open } from './client-helper'
 
 test('a kick (4001) ends the session: one disconnected, willReconnect false, no reconnect', async (t) => {
   const { app, url } = await build(t, { channels: ['alpha'] })
