@@ -25,6 +25,7 @@ section h2 { font-size: 13px; text-transform: uppercase; letter-spacing: .06em; 
 .card { background: var(--bg); border: 1px solid var(--line); border-radius: 6px; padding: 10px 12px; }
 .card .label { color: var(--dim); font-size: 12px; }
 .card .value { font-size: 22px; font-variant-numeric: tabular-nums; margin-top: 2px; }
+/* A warning tone only once the count is above zero: a zero is good news, not a warning. */
 .card.warn .value { color: var(--amber); }
 svg { width: 100%; height: auto; display: block; }
 svg text { fill: var(--dim); font-size: 11px; }
@@ -45,17 +46,29 @@ button[aria-pressed="true"] { border-color: var(--amber); color: var(--amber); }
 #tail { list-style: none; margin: 0; padding: 0; max-height: 260px; overflow: auto; font: 12px/1.5 ui-monospace, monospace; }
 #tail li { padding: 3px 0; border-bottom: 1px solid var(--line); white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 #tail .t { color: var(--dim); margin-right: 8px; } #tail .type { color: var(--amber); margin-right: 8px; }
+/* Phones (390 px): one column, the header wraps, nothing wider than the screen. */
+@media (max-width: 720px) {
+  header { flex-wrap: wrap; padding: 12px; } header .meta { margin-left: 0; width: 100%; }
+  main { grid-template-columns: minmax(0, 1fr); padding: 12px; gap: 12px; }
+  .cards { grid-template-columns: repeat(2, minmax(0, 1fr)); }
+  .card .value { font-size: 18px; overflow-wrap: anywhere; }
+  .controls { flex-wrap: wrap; } select { max-width: 100%; }
+  td:first-child { overflow-wrap: anywhere; }
+  svg text { font-size: 18px; } /* the chart scales down: its labels must not */
+}
 `
 
 export const DASHBOARD_SCRIPT = `
 'use strict';
 const config = JSON.parse(document.getElementById('config').textContent);
 const WINDOW = 300; // seconds of rates kept in the chart
+const RATE_WINDOW = 5; // seconds the rate tiles average over
 const TAIL = 100; // messages kept in the tail
 const numberFormat = new Intl.NumberFormat('en-US');
 const $ = (id) => document.getElementById(id);
 const samples = []; // { notifications, deliveries } per second
 let previous = null; // last stats body and when it came
+const readings = []; // { at, notifications, deliveries }: the counters of the last RATE_WINDOW seconds
 let channels = [];
 
 function format (key, value) {
@@ -77,7 +90,20 @@ function show (key, value) {
   for (const el of document.querySelectorAll('[data-stat="' + key + '"]')) {
     el.dataset.value = String(value);
     el.textContent = format(key, value);
+    const card = el.closest('.card');
+    if (card !== null && card.dataset.tone === 'warn') card.classList.toggle('warn', value > 0);
   }
+}
+
+/**
+ * A counter's rate over the last RATE_WINDOW seconds, from the oldest and newest reading: not the
+ * last one-second step, whose count swings with where ticks of the producer fall, and divided by
+ * the time that really passed between the two readings (a poll takes longer than 1 s).
+ */
+function rate (key) {
+  const first = readings[0]; const last = readings[readings.length - 1];
+  const seconds = (last.at - first.at) / 1000;
+  return seconds > 0 ? Math.max(0, last[key] - first[key]) / seconds : 0;
 }
 
 function setStatus (state, text) {
@@ -163,11 +189,15 @@ async function poll () {
       };
       samples.push(sample);
       if (samples.length > WINDOW) samples.shift();
-      show('notifications_per_second', sample.notifications);
-      show('deliveries_per_second', sample.deliveries);
       drawChart();
     }
     previous = { stats, at: now };
+    readings.push({ at: now, notifications: stats.notifications_published, deliveries: stats.total_messages_sent });
+    while (readings.length > 2 && now - readings[1].at >= RATE_WINDOW * 1000) readings.shift();
+    if (readings.length > 1) {
+      show('notifications_per_second', rate('notifications'));
+      show('deliveries_per_second', rate('deliveries'));
+    }
     for (const key of Object.keys(stats)) if (typeof stats[key] === 'number') show(key, stats[key]);
     drawChannels(stats);
     setStatus('live', 'live');
@@ -260,8 +290,8 @@ poll();
 const CARDS: ReadonlyArray<readonly [string, string, string?]> = [
   ['total_clients', 'Connections'],
   ['total_channels', 'Active channels'],
-  ['notifications_per_second', 'Notifications/s'],
-  ['deliveries_per_second', 'Deliveries/s'],
+  ['notifications_per_second', 'Notifications/s (5 s)'],
+  ['deliveries_per_second', 'Deliveries/s (5 s)'],
   ['notifications_published', 'Notifications sent'],
   ['total_messages_sent', 'Messages delivered'],
   ['bytes_sent', 'Bytes delivered'],
@@ -272,7 +302,7 @@ const CARDS: ReadonlyArray<readonly [string, string, string?]> = [
 ]
 
 const cards = CARDS.map(([key, label, tone]) =>
-  `<div class="card${tone === undefined ? '' : ` ${tone}`}"><div class="label">${label}</div><div class="value" data-stat="${key}" data-value="">–</div></div>`
+  `<div class="card"${tone === undefined ? '' : ` data-tone="${tone}"`}><div class="label">${label}</div><div class="value" data-stat="${key}" data-value="">–</div></div>`
 ).join('\n      ')
 
 export const DASHBOARD_HTML = `<!doctype html>

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import type { Page } from 'playwright-core'
 import notifications from '../lib/index'
 import { channels } from '../examples/channels'
-import { build, connect, fetchStats, sleep, waitUntil, type Frame } from './helper'
+import { build, connect, fetchStats, sleep, tcpSocketOf, waitUntil, type Frame } from './helper'
 import { CHROMIUM, launchChromium, screenshotOnFailure } from './browser'
 
 test('off by default; a self-contained page with a strict CSP when on', async (t) => {
@@ -174,5 +174,72 @@ test('in Chromium: live numbers equal /ws/stats, the chart moves, the tail follo
     t.same(shown, expectedNumbers(stats, shown), 'every number on the page equals /ws/stats')
     t.ok(Number(shown.notifications_published) > 10 && shown.total_clients === '4', 'with real traffic and 3 clients + the page')
     t.same(problems, [], 'no page error, no console error, no request beyond the server, no failed notify')
+  })
+})
+
+test('in Chromium at 390 px: nothing overflows, zeros are not warnings, the rate tiles match the real rate', async (t) => {
+  if (!existsSync(CHROMIUM)) {
+    const message = `Chromium not found at ${CHROMIUM}: the dashboard was NOT tested in a browser (apt-get install -y chromium)`
+    if (process.env.CI !== undefined && process.env.CI !== '') return t.fail(`${message} (CI must run it; .ci/run installs it)`)
+    process.stderr.write(`\n*** SKIPPED: ${message} ***\n\n`)
+    t.skip(message, () => {})
+    return
+  }
+  // A small queue bound, so that one paused reader becomes a slow consumer quickly.
+  const { app, url, http } = await build(t, { channels, dashboard: true, maxBufferedBytes: 16 * 1024 })
+  const browser = await launchChromium(t)
+  if (browser === undefined) throw new Error('Chromium could not be launched')
+  const page = await browser.newPage({ viewport: { width: 390, height: 844 } })
+  const problems: string[] = []
+  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`))
+
+  await screenshotOnFailure(t, page, 'dashboard-390', async () => {
+    await page.goto(`${http}/ws/dashboard`)
+    await page.waitForSelector('#status.live', { timeout: 5000 })
+    await waitUntil(async () => await page.getAttribute('[data-stat="messages_dropped"]', 'data-value') === '0', 'the counters are shown')
+    t.same(await page.$$eval('.card.warn', (cards) => cards.length), 0, 'a count of zero is not shown as a warning')
+    const overflow = async (): Promise<number[]> => await page.$$eval('html, body, header, main, section, table',
+      (elements) => elements.filter((el) => el.scrollWidth > el.clientWidth + 1).map((el) => el.scrollWidth))
+    t.same(await overflow(), [], 'nothing is wider than its box at 390 px')
+    t.ok(await page.$eval('html', (el) => el.scrollWidth) <= 390, 'no horizontal scrolling')
+
+    // Bursts of 10 every 700 ms: a tile that shows only the last one-second step swings between 10
+    // and 20 (about 14.3 is the truth); the 5-second window stays near it at every poll.
+    const tcp = await connect(t, url)
+    await tcp.request({ action: 'subscribe', channel: 'system_alerts' })
+    const failed = (err: Error): void => { problems.push(`notify: ${err.message}`) }
+    let tick = 0
+    const burst = (): void => {
+      tick++
+      for (let i = 0; i < 10; i++) app.notify('system_alerts', 'alert_raised', { severity: 'info', message: `m${tick}.${i}` }).catch(failed)
+    }
+    burst()
+    const traffic = setInterval(burst, 700)
+    t.teardown(() => clearInterval(traffic))
+    const start = await fetchStats(http)
+    const startedAt = performance.now()
+    await sleep(6500) // the page's window fills
+    const shown: number[] = []
+    for (let i = 0; i < 5; i++) {
+      shown.push(Number(await page.getAttribute('[data-stat="notifications_per_second"]', 'data-value')))
+      await sleep(600)
+    }
+    const end = await fetchStats(http)
+    const real = (end.notifications_published - start.notifications_published) / ((performance.now() - startedAt) / 1000)
+    const off = shown.filter((value) => Math.abs(value - real) > real * 0.25)
+    t.same(off, [], `every reading of the notifications/s tile (${shown.map((v) => v.toFixed(1)).join(', ')}) is within 25% of the real rate (${real.toFixed(1)})`)
+    clearInterval(traffic)
+
+    // A reader that stops reading is closed as a slow consumer: now the warning tone is earned.
+    tcpSocketOf(tcp).pause()
+    const big = 'x'.repeat(32 * 1024)
+    for (let i = 0; i < 400 && app.notifications.stats().slow_consumers_closed === 0; i++) {
+      await app.notify('system_alerts', 'alert_raised', { severity: 'info', message: big })
+      await new Promise((resolve) => setImmediate(resolve)) // frames reach the socket once a tick
+    }
+    t.equal(app.notifications.stats().slow_consumers_closed, 1, 'the paused reader was closed')
+    await page.waitForSelector('.card.warn [data-stat="slow_consumers_closed"]', { timeout: 5000 })
+    t.pass('slow consumers closed (1) is shown as a warning')
+    t.same(problems, [], 'no page error, no failed notify')
   })
 })
