@@ -9,6 +9,7 @@ import { pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
 import ts from 'typescript'
 import type { FastifyInstance } from 'fastify'
+import WebSocket from 'ws'
 import { Client } from './helper'
 
 const run = promisify(execFile)
@@ -25,6 +26,17 @@ function runnableBlocks (): Map<string, string> {
 }
 
 const blocks = runnableBlocks()
+let loads = 0
+
+/** The HTTP status an upgrade to `url` is refused with (101 when it is accepted). */
+async function upgradeStatus (url: string): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const ws = new WebSocket(url)
+    ws.on('unexpected-response', (_request, response) => { resolve(response.statusCode ?? 0); ws.terminate() })
+    ws.on('open', () => { resolve(101); ws.terminate() })
+    ws.on('error', (err) => { if (!/401|403|closed before/.test(err.message)) reject(err) })
+  })
+}
 
 async function load (t: Test, name: string): Promise<{ app: FastifyInstance, url: string }> {
   const source = blocks.get(name)
@@ -33,7 +45,8 @@ async function load (t: Test, name: string): Promise<{ app: FastifyInstance, url
   const js = ts.transpileModule(runnable, {
     compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 }
   }).outputText
-  const file = join(workDir, `${name}.mjs`)
+  // A new file per load: an ES module that threw once stays failed under its URL.
+  const file = join(workDir, `${name}-${++loads}.mjs`)
   writeFileSync(file, js)
   const { app } = await import(pathToFileURL(file).href) as { app: FastifyInstance }
   t.teardown(() => app.close())
@@ -45,7 +58,7 @@ async function load (t: Test, name: string): Promise<{ app: FastifyInstance, url
 test('README blocks', async (t) => {
   rmSync(workDir, { recursive: true, force: true })
   mkdirSync(workDir, { recursive: true })
-  t.same([...blocks.keys()].sort(), ['api', 'stats', 'usage'], 'every runnable block is exercised below')
+  t.same([...blocks.keys()].sort(), ['api', 'per-user', 'stats', 'usage'], 'every runnable block is exercised below')
 
   t.test('each block type-checks alone, as an ES module importing the package', async (t) => {
     for (const [name, source] of blocks) {
@@ -78,9 +91,11 @@ test('README blocks', async (t) => {
 
   t.test('api: a shipment reaches the channel and the customer directly', async (t) => {
     const { app, url } = await load(t, 'api')
-    const client = new Client(`${url}/ws?client_id=customer-42`)
+    t.equal(await upgradeStatus(`${url}/ws?client_id=alice`), 401, 'claiming a client id without a token is refused')
+    const client = new Client(`${url}/ws?token=token-of-alice`)
     t.teardown(() => client.ws.terminate())
-    await client.waitFor(1)
+    const [connected] = await client.waitFor(1)
+    t.equal(connected.client_id, 'alice', 'the client id is the authenticated user')
     await client.request({ action: 'subscribe', channel: 'orders' })
     const response = await app.inject({ method: 'POST', url: '/orders/42/ship' })
     t.match(response.json(), { total_clients: 1, total_messages_sent: 2, channel_stats: { orders: 1 } })
@@ -88,20 +103,41 @@ test('README blocks', async (t) => {
     t.match(frames[2], { type: 'order_shipped', channel: 'orders', data: { id: '42' } })
     t.match(frames[3], { type: 'your_order_shipped', data: { id: '42' } })
     t.notOk('channel' in frames[3], 'a direct message has no channel')
+    t.equal((await app.inject({ method: 'POST', url: '/orders/7/ship' })).statusCode, 404)
+  })
+
+  t.test('per-user: only the owner may subscribe to user:<id>, and the invoice reaches her', async (t) => {
+    const { app, url } = await load(t, 'per-user')
+    t.equal(await upgradeStatus(`${url}/ws`), 401, 'no token: 401')
+    const alice = new Client(`${url}/ws?token=token-of-alice`)
+    const bob = new Client(`${url}/ws?token=token-of-bob`)
+    t.teardown(() => { alice.ws.terminate(); bob.ws.terminate() })
+    await alice.waitFor(1)
+    await bob.waitFor(1)
+    t.match(await alice.request({ action: 'subscribe', channel: 'user:alice' }), { type: 'subscribed', channel: 'user:alice' })
+    t.match(await bob.request({ action: 'subscribe', channel: 'user:alice' }), { type: 'error', code: 'FORBIDDEN' })
+    const response = await app.inject({ method: 'POST', url: '/invoices/inv-7/pay' })
+    t.same(response.json(), { delivered: 1 })
+    const [, , invoice] = await alice.waitFor(3)
+    t.match(invoice, { type: 'invoice_paid', channel: 'user:alice', data: { invoice: 'inv-7', amount: 120 } })
+    const pong = await bob.request({ action: 'ping' })
+    t.equal(pong.type, 'pong', 'bob got nothing before his pong')
   })
 
   t.test('stats: the route moved and is protected by its hook, and so is every side route', async (t) => {
-    process.env.STATS_TOKEN = 'readme-secret'
+    delete process.env.STATS_TOKEN
+    await t.rejects(load(t, 'stats'), /set STATS_TOKEN/, 'no token set: the example refuses to start')
+    process.env.STATS_TOKEN = 'readme-secret-0123456789'
     t.teardown(() => { delete process.env.STATS_TOKEN })
     const { app } = await load(t, 'stats')
     t.equal((await app.inject('/internal/ws-stats')).statusCode, 401)
     t.equal((await app.inject('/ws/stats')).statusCode, 404)
-    const allowed = await app.inject({ url: '/internal/ws-stats', headers: { authorization: 'Bearer readme-secret' } })
+    const allowed = await app.inject({ url: '/internal/ws-stats', headers: { authorization: 'Bearer readme-secret-0123456789' } })
     t.equal(allowed.statusCode, 200)
     t.match(allowed.json(), { total_clients: 0, active_channels: [] })
     for (const route of ['/ws/dashboard', '/ws/metrics', '/ws/asyncapi.json']) {
       t.equal((await app.inject(route)).statusCode, 401, `${route} behind the same hook`)
-      t.equal((await app.inject({ url: route, headers: { authorization: 'Bearer readme-secret' } })).statusCode, 200, `${route} with the token`)
+      t.equal((await app.inject({ url: route, headers: { authorization: 'Bearer readme-secret-0123456789' } })).statusCode, 200, `${route} with the token`)
     }
   })
 })
