@@ -20,11 +20,13 @@ message it printed (channels with history), or reports a gap.
   --once             exit when the connection closes instead of reconnecting
   -h, --help         print this help
 
-Without --once it stops when the server ends the session (close codes 4000-4099 and 1008).
+Without --once it stops when the server ends the session (close codes 4000-4099 and 1008)
+or refuses a reconnect (HTTP 401/403); other refusals and lost connections are retried.
 
 Exit status: 0 after Ctrl-C, or with --once after a normal close (1000) by the server; 1 when the
 first connection fails (unreachable, upgrade refused), a subscription is refused, the server
-ends the session, or with --once the server closes with any other code; 2 for a usage error.
+ends the session or refuses a reconnect, or with --once the server closes with any other code;
+2 for a usage error.
 `
 
 /** How long the connection (TCP + upgrade) may take before giving up. */
@@ -113,6 +115,12 @@ async function listen ({ url, channels, clientId, once }: ListenArgs): Promise<v
         response.on('end', () => {
           report(`${url.href} refused the WebSocket upgrade: HTTP ${response.statusCode} ${response.statusMessage ?? ''}${body === '' ? '' : `: ${body.trim()}`}`)
           if (!everConnected) process.exit(1)
+          // Listening for the response keeps `ws` from failing the socket itself: hand the status
+          // to the client as `ws` would (so a 401/403 stops reconnecting), then end the handshake
+          // (which fires close, so any other status is retried). Without this a refused
+          // reconnect left nothing running, and the process exited 0 in silence.
+          this.emit('error', new Error(`Unexpected server response: ${response.statusCode ?? 0}`))
+          this.terminate()
           request.destroy()
         })
       })

@@ -97,6 +97,33 @@ test('a refused upgrade is reported with its HTTP status and body', async (t) =>
   t.match(wrongPath.stderr, /refused the WebSocket upgrade: HTTP 404/)
 })
 
+test('a refused reconnect ends listen with exit 1; a server error (500) is retried', async (t) => {
+  let answer: 'allow' | 'refuse' | 'busy' = 'allow'
+  const { app, url } = await build(t, {
+    authenticate: async () => {
+      if (answer === 'refuse') return null
+      if (answer === 'busy') throw new Error('session store down')
+      return 'cli-r'
+    }
+  })
+  const listener = runCli(t, ['listen', `${url}/ws`, 'alpha'])
+  await listener.waitForJson({ type: 'subscribed', channel: 'alpha' })
+
+  // Busy once: authenticate fails (500), then allows again: listen must come back.
+  answer = 'busy'
+  t.equal(app.notifications.disconnect('cli-r', 4200, 'reconnect now'), 1)
+  await waitUntil(() => /HTTP 500/.test(listener.stderr), 'the 500 is reported')
+  answer = 'allow'
+  await waitUntil(() => /reconnected/.test(listener.stderr), 'listen reconnects after the 500', 10000)
+
+  // Refused: the session is over, whatever backoff would say.
+  answer = 'refuse'
+  t.equal(app.notifications.disconnect('cli-r', 4200, 'reconnect now'), 1)
+  t.same(await listener.exited, { code: 1, signal: null }, 'exit 1, not a silent 0')
+  t.match(listener.stderr, /HTTP 401 Unauthorized/)
+  t.match(listener.stderr, /error: UNAUTHORIZED/)
+})
+
 test('an unreachable server is reported', async (t) => {
   const port = await closedPort()
   const listener = runCli(t, ['listen', `ws://127.0.0.1:${port}/ws`, 'alpha'])
