@@ -46,6 +46,8 @@ export interface AdapterContext {
 /** The `adapter` option: builds the adapter of one registration (see redis-adapter.ts). */
 export interface AdapterFactory {
   readonly name: string
+  /** false: its namespace channels (`user:42`) keep no history (registration refuses one). */
+  readonly namespaceHistory?: boolean
   create (context: AdapterContext): Adapter
 }
 

@@ -2,12 +2,15 @@
 // channel and is kept, serialized, in a ring buffer bounded by `size` and `ttl`, so a client that
 // reconnects can resume where it left off. Expired messages are evicted lazily, when a channel is
 // appended to or read: no timers. The in-memory store below is the default; a broker adapter that
-// assigns offsets cluster-wide supplies its own HistoryStore.
+// assigns offsets cluster-wide supplies its own HistoryStore. A namespace (`user:*`) with history
+// gives each of its channels (`user:42`) a log of its own when first used, at most
+// `history.channels` of them: the one used least recently is dropped first (in memory only).
 import { randomBytes } from 'node:crypto'
-import type { ChannelConfig } from './options'
+import type { ChannelConfig, HistoryConfig } from './options'
 import type { Connection, Hub } from './hub'
 import type { RequestId } from './protocol'
 import { encodeMessage } from './sender'
+import { ChannelPatterns, isChannelPattern } from './auth'
 
 /** Where a client left a channel: the last offset it saw, in which epoch. */
 export interface ResumePosition {
@@ -118,23 +121,29 @@ export abstract class LogHistory implements HistoryStore {
 
   constructor (channels: ReadonlyMap<string, ChannelConfig>, epochOf: () => string) {
     for (const { name, history, latest } of channels.values()) {
-      if (history !== null) this.logs.set(name, new ChannelLog(history.size, history.ttl, latest, epochOf()))
+      // A namespace is not a channel: its channels' logs are made when used (MemoryHistory).
+      if (history !== null && !isChannelPattern(name)) this.logs.set(name, new ChannelLog(history.size, history.ttl, latest, epochOf()))
     }
   }
 
   abstract append (channel: string, build: (offset: number) => string): string
+
+  /** The channel's log, if it keeps history: every read goes through here. */
+  protected logOf (channel: string): ChannelLog | undefined {
+    return this.logs.get(channel)
+  }
 
   has (channel: string): boolean {
     return this.logs.has(channel)
   }
 
   position (channel: string): HistoryPosition | undefined {
-    const log = this.logs.get(channel)
+    const log = this.logOf(channel)
     return log === undefined ? undefined : { epoch: log.epoch, offset: log.offset }
   }
 
   after (channel: string, since: ResumePosition): string[] | null {
-    const log = this.logs.get(channel)
+    const log = this.logOf(channel)
     if (log === undefined || since.epoch !== log.epoch || since.offset > log.offset) return null
     log.evict(Date.now())
     const oldest = log.offset - log.count + 1
@@ -143,7 +152,7 @@ export abstract class LogHistory implements HistoryStore {
   }
 
   latest (channel: string): string | undefined {
-    const log = this.logs.get(channel)
+    const log = this.logOf(channel)
     if (log === undefined || !log.latest) return undefined
     log.evict(Date.now())
     return log.count === 0 ? undefined : log.slice(log.offset)[0]
@@ -160,17 +169,79 @@ export abstract class LogHistory implements HistoryStore {
   }
 }
 
+/** The logs of one namespace's channels, least recently used first (a Map keeps insertion order). */
+interface NamespaceLogs {
+  readonly config: ChannelConfig & { readonly history: HistoryConfig }
+  readonly logs: Map<string, ChannelLog>
+}
+
 /** The default HistoryStore: this process's memory; offsets are assigned here. */
 export class MemoryHistory extends LogHistory {
+  readonly #patterns: ChannelPatterns
+  /** Namespace declaration (`user:*`) with history -> its channels' logs. */
+  readonly #namespaces = new Map<string, NamespaceLogs>()
+
   constructor (channels: ReadonlyMap<string, ChannelConfig>) {
     super(channels, newEpoch)
+    this.#patterns = new ChannelPatterns([...channels.keys()])
+    for (const config of channels.values()) {
+      if (isChannelPattern(config.name) && config.history !== null) {
+        this.#namespaces.set(config.name, { config: config as NamespaceLogs['config'], logs: new Map() })
+      }
+    }
+  }
+
+  /** The namespace a channel's history lives in: its most specific pattern, if that keeps history. */
+  #namespaceOf (channel: string): NamespaceLogs | undefined {
+    if (this.#namespaces.size === 0) return undefined
+    const pattern = this.#patterns.match(channel)
+    return pattern === undefined ? undefined : this.#namespaces.get(pattern)
+  }
+
+  /**
+   * A namespace channel's log is made on first use (a subscribe asks its position) with a new
+   * epoch, and moved to the most recent end on each use. Past `history.channels` logs, the least
+   * recently used is dropped: a client resuming it gets `recovered: false` (its epoch is gone),
+   * never a replay that skips what the dropped log held.
+   */
+  protected override logOf (channel: string): ChannelLog | undefined {
+    const declared = this.logs.get(channel)
+    if (declared !== undefined) return declared
+    const namespace = this.#namespaceOf(channel)
+    if (namespace === undefined) return undefined
+    const { logs, config } = namespace
+    let log = logs.get(channel)
+    if (log !== undefined) {
+      logs.delete(channel)
+    } else {
+      if (logs.size >= config.history.channels) logs.delete(logs.keys().next().value as string)
+      log = new ChannelLog(config.history.size, config.history.ttl, config.latest, newEpoch())
+    }
+    logs.set(channel, log)
+    return log
+  }
+
+  override has (channel: string): boolean {
+    return this.logs.has(channel) || this.#namespaceOf(channel) !== undefined
   }
 
   append (channel: string, build: (offset: number) => string): string {
-    const log = this.logs.get(channel) as ChannelLog
+    const log = this.logOf(channel) as ChannelLog
     const json = build(log.offset + 1)
     log.append(json, Date.now())
     return json
+  }
+
+  override size (): number {
+    let held = super.size()
+    const now = Date.now()
+    for (const { logs } of this.#namespaces.values()) {
+      for (const log of logs.values()) {
+        log.evict(now)
+        held += log.count
+      }
+    }
+    return held
   }
 }
 

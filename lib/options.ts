@@ -26,6 +26,11 @@ export interface HistoryConfig {
   readonly size: number
   /** Milliseconds a message stays resumable; 0 means no limit but size. */
   readonly ttl: number
+  /**
+   * On a namespace (`user:*`): how many of its channels keep a history at once; the one used least
+   * recently is dropped for a new one. Unused (and absent from messages) on other channels.
+   */
+  readonly channels: number
 }
 
 export interface Config extends HardeningConfig, ObservabilityConfig {
@@ -97,6 +102,8 @@ function checkChannelName (name: unknown): string {
 
 /** Largest history size accepted: a bound on the memory one channel may hold. */
 const HISTORY_SIZE_MAX = 1_000_000
+/** Channels of one namespace that keep a history at once, by default. */
+export const NAMESPACE_HISTORY_CHANNELS = 10_000
 
 /** Reads a `history` value (plugin default or one channel's); `where` names it in messages. */
 function readHistory (value: unknown, where: string): HistoryConfig | null {
@@ -104,9 +111,9 @@ function readHistory (value: unknown, where: string): HistoryConfig | null {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     fail(`${where} must be { size, ttl? } or false; got ${describe(value)}`)
   }
-  const { size, ttl } = value as { size?: unknown, ttl?: unknown }
+  const { size, ttl, channels } = value as { size?: unknown, ttl?: unknown, channels?: unknown }
   for (const key of Object.keys(value)) {
-    if (key !== 'size' && key !== 'ttl') fail(`${where}: unknown key "${key}"; accepted: size, ttl`)
+    if (key !== 'size' && key !== 'ttl' && key !== 'channels') fail(`${where}: unknown key "${key}"; accepted: size, ttl, channels`)
   }
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 1 || size > HISTORY_SIZE_MAX) {
     fail(`${where}.size must be an integer from 1 to ${HISTORY_SIZE_MAX} (messages kept); got ${describe(size)}`)
@@ -114,7 +121,10 @@ function readHistory (value: unknown, where: string): HistoryConfig | null {
   if (ttl !== undefined && (typeof ttl !== 'number' || !Number.isSafeInteger(ttl) || ttl < 1)) {
     fail(`${where}.ttl must be an integer >= 1 (milliseconds); got ${describe(ttl)}`)
   }
-  return Object.freeze({ size, ttl: ttl ?? 0 })
+  if (channels !== undefined && (typeof channels !== 'number' || !Number.isSafeInteger(channels) || channels < 1)) {
+    fail(`${where}.channels must be an integer >= 1 (channels of a namespace that keep a history at once); got ${describe(channels)}`)
+  }
+  return Object.freeze({ size, ttl: ttl ?? 0, channels: channels ?? NAMESPACE_HISTORY_CHANNELS })
 }
 
 /** A channel's history and `latest` from its declaration and the plugin default. */
@@ -124,7 +134,7 @@ Pick<ChannelConfig, 'history' | 'latest'> {
   if (typeof latest !== 'boolean') fail(`channels.${name}.latest must be a boolean; got ${describe(latest)}`)
   let history = declaration.history === undefined ? fallback : readHistory(declaration.history, `channels.${name}.history`)
   // The latest message is kept in a history of one when the channel keeps none.
-  if (latest && history === null) history = Object.freeze({ size: 1, ttl: 0 })
+  if (latest && history === null) history = Object.freeze({ size: 1, ttl: 0, channels: NAMESPACE_HISTORY_CHANNELS })
   return { history, latest }
 }
 
@@ -165,6 +175,24 @@ function readChannels (channels: unknown, defaultHistory: HistoryConfig | null =
   }
   if (result.size === 0) fail('channels must declare at least one channel; got none')
   return result
+}
+
+/**
+ * For an adapter whose namespaces keep no history (Redis, for now): a namespace that asks for one
+ * (`history` or `latest` in its declaration) is refused, rather than accepted and silently not
+ * kept; the plugin-wide `history` default leaves namespaces out.
+ */
+function withoutNamespaceHistory (channels: Map<string, ChannelConfig>, declarations: unknown, adapterName: string): void {
+  for (const [name, channel] of channels) {
+    if (!isChannelPattern(name) || channel.history === null) continue
+    // A list of names declares nothing per channel: only the plugin-wide default applied.
+    const declaration = Array.isArray(declarations) ? {} : (declarations as Record<string, { history?: unknown, latest?: unknown }>)[name]
+    if (declaration.history !== undefined && declaration.history !== false) {
+      fail(`channels.${name}.history: a namespace keeps no history with the ${adapterName} adapter; remove it (its channels are delivered live)`)
+    }
+    if (declaration.latest === true) fail(`channels.${name}.latest: a namespace keeps no latest message with the ${adapterName} adapter; remove it`)
+    channels.set(name, { ...channel, history: null })
+  }
 }
 
 /** Fastify's register `prefix`: '' when absent; a trailing "/" is dropped, as Fastify does. */
@@ -241,8 +269,11 @@ export function buildConfig (input: NotificationsOptions | undefined): Config {
     fail(`slowConsumer must be "close" or "drop"; got ${describe(slowConsumer)}`)
   }
 
+  const adapter = readAdapter(options.adapter)
+  const channels = readChannels(options.channels, readHistory(options.history, 'history'))
+  if (adapter?.namespaceHistory === false) withoutNamespaceHistory(channels, options.channels, adapter.name)
   return Object.freeze({
-    channels: readChannels(options.channels, readHistory(options.history, 'history')),
+    channels,
     path,
     routeScope: readRouteScope(options),
     stats: readStats(options.stats, path, prefix),
@@ -253,7 +284,7 @@ export function buildConfig (input: NotificationsOptions | undefined): Config {
     closeTimeout: integerOption(options, 'closeTimeout', 2_000, 0),
     maxBufferedBytes: integerOption(options, 'maxBufferedBytes', 1024 * 1024, 1),
     slowConsumer,
-    adapter: readAdapter(options.adapter),
+    adapter,
     ...readHardening(options),
     ...readObservability(options)
   })

@@ -19,7 +19,8 @@
 // `recovered: false`: a hole is never silent.
 //
 // Namespace channels (`user:*` declared, `user:42` published) share their declaration's pub/sub
-// channel; the payload's header carries the part the `*` stands for. They keep no history.
+// channel; the payload's header carries the part the `*` stands for. They keep no history
+// (options.ts refuses a namespace declaration that asks for one: namespaceHistory below).
 import { createHash, randomBytes } from 'node:crypto'
 import type { Redis, RedisOptions } from 'ioredis'
 import { deliverLocally, type Adapter, type AdapterContext, type AdapterFactory, type Route } from './adapter'
@@ -350,7 +351,7 @@ class RedisAdapter implements Adapter {
     this.#subscriber.on('ready', () => { if (this.#started) this.#resubscribed() })
     this.#subscriber.on('message', (pubsub: string, payload: string) => this.#onMessage(pubsub, payload))
     for (const [name, config] of context.channels) {
-      // A namespace's channels keep no history, even when its declaration has one.
+      // A namespace keeps no history here: options.ts refused or dropped it (namespaceHistory: false).
       if (config.history !== null && !isChannelPattern(name)) {
         this.#feeds.set(name, { mirror: this.history.mirror(name) as ChannelLog, held: [], reading: false, readAgain: false })
       }
@@ -642,6 +643,8 @@ export function redisAdapter (options: RedisAdapterOptions): AdapterFactory {
   const config = readRedisOptions(options, 'redisAdapter')
   return Object.freeze({
     name: 'redis',
+    // A namespace's channels are not known in advance, so they have no mirrored Stream (yet).
+    namespaceHistory: false,
     create: (context: AdapterContext) => new RedisAdapter(context, config)
   })
 }

@@ -55,6 +55,12 @@ declare namespace fastifyWsNotify {
   export interface HistoryOptions {
     readonly size: number
     readonly ttl?: number
+    /**
+     * On a namespace (`'user:*'`): how many of its channels keep a history at once (default 10 000);
+     * the least recently used one is dropped for a new one. Namespaces keep no history with the
+     * Redis adapter.
+     */
+    readonly channels?: number
   }
 
   /** `channels` option: a list of names (untyped), or a map from name to declaration. */

@@ -62,6 +62,9 @@ app.register(notifications, { channels: ['a'], allowedHosts: (host, request) => 
 app.register(notifications, { channels: ['a'], allowedHosts: 'app.example.com' })
 // @ts-expect-error history needs a size
 app.register(notifications, { channels: ['a'], history: { ttl: 1000 } })
+app.register(notifications, { channels: { 'user:*': { history: { size: 50, ttl: 60_000, channels: 5000 } } }, authorize: async () => true })
+// @ts-expect-error history.channels is a count
+app.register(notifications, { channels: { 'user:*': { history: { size: 50, channels: 'many' } } }, authorize: async () => true })
 // @ts-expect-error redis is a client or a URL
 redisAdapter({ redis: 6379 })
 redisAdapter({ redis: 'redis://127.0.0.1:6379', statsTimeout: 250 })
