@@ -19,7 +19,7 @@ test('sendTo reaches every socket of the client id with {type, data, timestamp} 
   t.equal(await app.notifications.sendTo('carol', 'nobody', {}), 0, 'an id with no socket: 0')
   t.equal(await app.notifications.sendTo('bob', 'no-data', undefined), 1)
   t.same((await bob.waitFor(3))[2], { type: 'no-data', data: null, timestamp: bob.frames[2].timestamp })
-  await sleep(20)
+  await bob.settle()
   t.equal(bob.frames.length, 3, 'bob got only his own message')
   const stats = await fetchStats(http)
   t.equal(stats.total_messages_sent, 3)

@@ -80,10 +80,30 @@ export class Client {
     return this.frames[next - 1]
   }
 
+  /**
+   * Resolves once the server answered a ping sent now: frames are answered and written in order,
+   * so whatever the server wrote to this socket before it is here. The way to prove that nothing
+   * (more) arrived, instead of sleeping. The pong itself is not kept in `frames`.
+   */
+  async settle (timeout = 5000): Promise<Frame[]> {
+    const id = `settle-${++settles}`
+    this.ws.send(JSON.stringify({ action: 'ping', id }))
+    const isPong = (frame: Frame): boolean => frame.type === 'pong' && frame.id === id
+    const deadline = Date.now() + timeout
+    while (!this.frames.some(isPong)) {
+      if (Date.now() > deadline) throw new Error(`no pong within ${timeout} ms; got ${JSON.stringify(this.frames)}`)
+      await this.waitFor(this.frames.length + 1, Math.max(1, deadline - Date.now()))
+    }
+    this.frames.splice(this.frames.findIndex(isPong), 1)
+    return this.frames
+  }
+
   close (): void {
     this.ws.close()
   }
 }
+
+let settles = 0
 
 /** Opens a client, waits for its `connected` frame, and closes it in teardown. */
 export async function connect (t: Test, url: string, query = '', options?: WebSocket.ClientOptions): Promise<Client> {

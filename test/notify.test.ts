@@ -1,7 +1,7 @@
 // app.notify(): what it resolves with, the envelope subscribers get, every way it rejects,
 // ordering under a burst, and one serialization per call whatever the number of subscribers.
 import { test } from 'tap'
-import { build, connect, sleep } from './helper'
+import { build, connect } from './helper'
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
 
@@ -19,7 +19,7 @@ test('notify resolves with the number of sockets written and sends {type, channe
     t.same(note, { type: 'error_blocked', channel: 'alpha', data: { error_id: 'e1', nested: { list: [1, 'two', null, true] } }, timestamp: note.timestamp })
     t.match(note.timestamp, ISO)
   }
-  await sleep(20)
+  await clients[2].settle()
   t.equal(clients[2].frames.length, 2, 'a subscriber of another channel gets nothing')
 })
 
@@ -50,7 +50,7 @@ test('notify rejects what it cannot send', async (t) => {
   cycle.self = cycle
   await t.rejects(app.notify('alpha', 'x', cycle), { code: 'FST_WS_NOTIFY_UNSERIALIZABLE', message: /data cannot be serialized to JSON: .*circular/i })
   await t.rejects(app.notify('alpha', 'x', { n: 10n }), { code: 'FST_WS_NOTIFY_UNSERIALIZABLE', message: /BigInt/ })
-  await sleep(20)
+  await client.settle()
   t.equal(client.frames.length, 2, 'nothing reached the subscriber')
   t.equal(app.notifications.stats().notifications_published, 0, 'rejected calls are not counted')
 })

@@ -35,7 +35,7 @@ test('two apps in one process share nothing', async (t) => {
   const [, , note, direct] = await a.waitFor(4)
   t.equal(note.type, 'only-one')
   t.equal(direct.type, 'direct')
-  await sleep(50)
+  await b.settle()
   t.equal(b.frames.length, 3, 'the other app\'s client saw nothing')
 
   const statsOne = await fetchStats(one.http)

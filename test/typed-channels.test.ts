@@ -2,7 +2,7 @@
 // run time, and each rejection names the failing path.
 import { test } from 'tap'
 import { Type } from '@sinclair/typebox'
-import { build, connect, sleep } from './helper'
+import { build, connect } from './helper'
 
 const channels = {
   files: {
@@ -61,7 +61,7 @@ test('typed channels: undeclared events and invalid data are refused, naming the
   await t.rejects(app.notify('counters', 'tick', 1.5), { code: 'FST_WS_NOTIFY_INVALID_PAYLOAD', message: /"tick" on channel "counters": data: Expected integer/ })
   await t.rejects(app.notify('nope', 'tick', 1), { code: 'FST_WS_NOTIFY_UNKNOWN_CHANNEL', message: /declared channels: files, counters, free/ })
   await t.rejects(app.notify('files', '', {}), { code: 'FST_WS_NOTIFY_INVALID_TYPE' })
-  await sleep(20)
+  await client.settle()
   t.equal(client.frames.length, 2, 'nothing invalid was sent')
 })
 
