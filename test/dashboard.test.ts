@@ -89,14 +89,21 @@ async function listen (t: Test): Promise<{ app: FastifyInstance, url: string, ht
   return await build(t, { channels, dashboard: true, metrics: true })
 }
 
-test('in Chromium: live numbers equal /ws/stats, the chart moves, the tail follows and pauses', async (t) => {
-  if (!existsSync(CHROMIUM)) {
-    const message = `Chromium not found at ${CHROMIUM}: the dashboard was NOT tested in a browser (apt-get install -y chromium)`
-    if (process.env.CI !== undefined && process.env.CI !== '') return t.fail(`${message} (CI must run it; .ci/run installs it)`)
-    process.stderr.write(`\n*** SKIPPED: ${message} ***\n\n`)
-    t.skip(message, () => {})
-    return
+/** False (after a loud skip, or a failure under CI) when Chromium is not installed. */
+function chromiumPresent (t: Test): boolean {
+  if (existsSync(CHROMIUM)) return true
+  const message = `Chromium not found at ${CHROMIUM}: the dashboard was NOT tested in a browser (apt-get install -y chromium)`
+  if (process.env.CI !== undefined && process.env.CI !== '') {
+    t.fail(`${message} (CI must run it; .ci/run installs it)`)
+    return false
   }
+  process.stderr.write(`\n*** SKIPPED: ${message} ***\n\n`)
+  t.skip(message, () => {})
+  return false
+}
+
+test('in Chromium: live numbers equal /ws/stats, the chart moves, the tail follows and pauses', async (t) => {
+  if (!chromiumPresent(t)) return
   const { app, url, http } = await listen(t)
   // Subscribers besides the page itself.
   for (const channel of ['system_alerts', 'system_alerts', 'error_firewall']) {
@@ -178,13 +185,7 @@ test('in Chromium: live numbers equal /ws/stats, the chart moves, the tail follo
 })
 
 test('in Chromium at 390 px: nothing overflows, zeros are not warnings, the rate tiles match the real rate', async (t) => {
-  if (!existsSync(CHROMIUM)) {
-    const message = `Chromium not found at ${CHROMIUM}: the dashboard was NOT tested in a browser (apt-get install -y chromium)`
-    if (process.env.CI !== undefined && process.env.CI !== '') return t.fail(`${message} (CI must run it; .ci/run installs it)`)
-    process.stderr.write(`\n*** SKIPPED: ${message} ***\n\n`)
-    t.skip(message, () => {})
-    return
-  }
+  if (!chromiumPresent(t)) return
   // A small queue bound, so that one paused reader becomes a slow consumer quickly.
   const { app, url, http } = await build(t, { channels, dashboard: true, maxBufferedBytes: 16 * 1024 })
   const browser = await launchChromium(t)
