@@ -8,6 +8,7 @@ import type { HistoryStore } from './history'
 import type { ChannelConfig } from './options'
 import type { ClusterStats } from './cluster-stats'
 import { encodeMessage } from './sender'
+import type { ClusterPresence } from './presence-service'
 
 /** Where a message goes: a channel's subscribers, or every socket of one client id. */
 export type Route =
@@ -32,6 +33,8 @@ export interface Adapter {
   ready? (): Promise<void>
   /** The summed figures of every live instance, for `GET ${path}/stats?scope=cluster`. */
   clusterStats? (): Promise<ClusterStats>
+  /** Cluster-wide presence (redis-presence.ts); absent: presence is this instance's. */
+  readonly presence?: ClusterPresence
 }
 
 /** What a broker adapter gets from the registration it serves. */

@@ -10,8 +10,8 @@ import type { TSchema } from '@sinclair/typebox'
 import type { Config } from './options'
 import { isChannelPattern } from './auth'
 import {
-  CHANNEL_NAME_MAX, CLIENT_ID_PATTERN, ConnectedFrame, ErrorFrame, NotificationFrame, PingAction, PongFrame, RequestId,
-  Since, SubscribedFrame, type ErrorCode
+  CHANNEL_NAME_MAX, CLIENT_ID_PATTERN, ConnectedFrame, ErrorFrame, JoinLeaveFrame, NotificationFrame, PingAction, PongFrame,
+  PresenceAction, PresenceFrame, PresenceStatsFrame, RequestId, Since, SubscribedFrame, type ErrorCode
 } from './protocol'
 import { sideRouteUrl, statsHooks } from './side-routes'
 
@@ -20,7 +20,7 @@ type AsyncApiDocument = Record<string, unknown> & { servers?: unknown }
 
 // Every error code of PROTOCOL.md; the type below fails to compile if protocol.ts adds one.
 const ERROR_CODES = ['INVALID_JSON', 'INVALID_MESSAGE', 'UNKNOWN_ACTION', 'INVALID_CHANNEL', 'FORBIDDEN', 'RATE_LIMITED',
-  'TOO_MANY_SUBSCRIPTIONS'] as const satisfies readonly ErrorCode[]
+  'TOO_MANY_SUBSCRIPTIONS', 'PRESENCE_NOT_ENABLED', 'CHANNEL_FULL', 'PRESENCE_UNAVAILABLE'] as const satisfies readonly ErrorCode[]
 type MissingErrorCode = Exclude<ErrorCode, typeof ERROR_CODES[number]>
 /** true, or a compile error naming the missing code. */
 export const ERROR_CODES_COMPLETE: [MissingErrorCode] extends [never] ? true : MissingErrorCode = true
@@ -125,6 +125,22 @@ export function buildAsyncApi (config: Config): AsyncApiDocument {
     connected: { action: 'receive', channel: { $ref: '#/channels/socket' }, summary: 'Greeting after the upgrade', messages: [ref(connected)] },
     error: { action: 'receive', channel: { $ref: '#/channels/socket' }, summary: 'Errors (INVALID_JSON, INVALID_MESSAGE, UNKNOWN_ACTION...)', messages: [ref(error)] },
     direct: { action: 'receive', channel: { $ref: '#/channels/socket' }, summary: 'Direct messages to this client id', messages: [ref(direct)] }
+  }
+
+  // Presence frames, only when some channel opted in: nothing about presence on a registration without.
+  const withPresence = [...config.channels.values()].filter((channel) => channel.presence).map((channel) => channel.name)
+  if (withPresence.length > 0) {
+    const socket = { $ref: '#/channels/socket' }
+    const on = `(channels with presence: ${withPresence.join(', ')})`
+    const ask = add('presence.ask', message('presence', `Who is on a channel, or how many (presence_stats), asked by a subscriber ${on}; id and request_id are echoed.`, plain(PresenceAction)))
+    const list = add('presence', message('presence', 'Reply to presence: at most presence.maxListed members; truncated and total say what was left out.', plain(PresenceFrame)))
+    const counts = add('presence_stats', message('presence_stats', 'Reply to presence_stats: sockets (clients) and distinct client ids (users).', plain(PresenceStatsFrame)))
+    operations.presence = { action: 'send', channel: socket, summary: 'Read the presence of a channel', messages: [ref(ask)], reply: { channel: socket, messages: [ref(list), ref(counts), ref(error)] } }
+    const joinLeave = [...config.channels.values()].filter((channel) => channel.joinLeave).map((channel) => channel.name)
+    if (joinLeave.length > 0) {
+      const event = add('join_leave', message('join/leave', `A client id's first socket subscribed (join) or its last one left after the grace (leave), on ${joinLeave.join(', ')}`, plain(JoinLeaveFrame)))
+      operations.joinLeave = { action: 'receive', channel: socket, summary: 'Join and leave of members', messages: [ref(event)] }
+    }
   }
 
   // Each declared channel: one message per event type (any type and any data when undeclared).

@@ -7,7 +7,9 @@ import { CHANNEL_NAME_MAX, CLIENT_ID_CHARS, CLIENT_ID_PATTERN } from './protocol
 import { FST_WS_NOTIFY_INVALID_IDENTITY } from './errors'
 
 export type AuthenticateHook = (request: FastifyRequest) => AuthenticateResult | Promise<AuthenticateResult>
-export type AuthorizeHook = (identity: Identity, channel: string, request: FastifyRequest) => boolean | Promise<boolean>
+/** What `authorize` is asked about: joining a channel, or reading who is on it (presence). */
+export type AuthorizeAction = 'subscribe' | 'presence'
+export type AuthorizeHook = (identity: Identity, channel: string, request: FastifyRequest, context: { action: AuthorizeAction }) => boolean | Promise<boolean>
 
 export interface AuthConfig {
   readonly authenticate: AuthenticateHook | null
@@ -82,6 +84,10 @@ function isClientError (err: unknown): boolean {
   return typeof status === 'number' && status >= 400 && status < 500
 }
 
+// Frozen once: `authorize` is given the same small object on every call, none made per frame.
+const SUBSCRIBE = Object.freeze({ action: 'subscribe' as const })
+const PRESENCE = Object.freeze({ action: 'presence' as const })
+
 export interface Auth {
   /** preValidation hook of the ws route; null without `authenticate`. */
   readonly hook: ((request: FastifyRequest, reply: FastifyReply) => Promise<unknown>) | null
@@ -89,8 +95,11 @@ export interface Auth {
   clientIdOf (request: FastifyRequest): string | undefined
   /** The identity given to `authorize`: what `authenticate` returned, else the client id. */
   identityOf (request: FastifyRequest, clientId: string): Identity
-  /** true when `identity` may subscribe to `channel`; a promise only when the app's hook is async. */
-  authorize (identity: Identity, channel: string, pattern: string | undefined, request: FastifyRequest): boolean | Promise<boolean>
+  /**
+   * true when `identity` may subscribe to `channel` (or read its presence, `action` 'presence'); a
+   * promise only when the app's hook is async.
+   */
+  authorize (identity: Identity, channel: string, pattern: string | undefined, request: FastifyRequest, action?: AuthorizeAction): boolean | Promise<boolean>
 }
 
 export function createAuth (config: AuthConfig): Auth {
@@ -130,9 +139,9 @@ export function createAuth (config: AuthConfig): Auth {
     identityOf (request, clientId) {
       return identities.get(request) ?? clientId
     },
-    authorize (identity, channel, pattern, request) {
+    authorize (identity, channel, pattern, request, action = 'subscribe') {
       if (authorize === null) return defaultAuthorize(identity, channel, pattern)
-      const allowed = authorize(identity, channel, request)
+      const allowed = authorize(identity, channel, request, action === 'subscribe' ? SUBSCRIBE : PRESENCE)
       // Fail closed: only `true` allows.
       return typeof allowed === 'boolean' ? allowed : Promise.resolve(allowed).then((value) => value === true)
     }

@@ -14,6 +14,8 @@ import type { Identity } from '../types/index'
 import { channelNameTooLong, connectionLimitReached, subscriptionLimitReached } from './limits'
 import { InboundRateLimit, type RateState, type RateVerdict } from './rate-limit'
 import { isProtocolViolation } from './socket-errors'
+import { answerPresence } from './presence-actions'
+import type { PresenceService } from './presence-service'
 
 export interface ConnectionOptions {
   readonly config: Config
@@ -22,6 +24,8 @@ export interface ConnectionOptions {
   readonly history: HistoryStore
   readonly auth: Auth
   readonly log: FastifyBaseLogger
+  /** null when no channel has presence. */
+  readonly presence: PresenceService | null
 }
 
 /** What every socket of one registration shares: one per registration, referenced by each socket. */
@@ -84,6 +88,7 @@ function onFrame (connection: Session, data: RawData, isBinary: boolean): Promis
       { available_channels: registry.names })
     return
   }
+  if (frame.action === 'presence' || frame.action === 'presence_stats') return answerPresence(context, connection, frame)
   if (frame.action === 'subscribe') {
     // Reply, replay (resume or latest) and join in one synchronous step: see history.ts.
     const join = (): void => subscribeWithHistory(hub, context.history, connection, channel, frame.since, frame.id)
@@ -95,6 +100,10 @@ function onFrame (connection: Session, data: RawData, isBinary: boolean): Promis
     if (subscriptionLimitReached(context.config, connection, channel)) {
       sendError(hub, connection, 'TOO_MANY_SUBSCRIPTIONS',
         `Subscription limit reached: at most ${context.config.maxSubscriptionsPerConnection} channels per connection`, frame.id)
+      return
+    }
+    if (context.presence?.tracker.full(channel, connection.clientId) === true && context.presence.declarationOf(channel) !== undefined) {
+      sendError(hub, connection, 'CHANNEL_FULL', `Channel ${channel} has its presence.maxMembers members: no new member now`, frame.id)
       return
     }
     const forbid = (): void => sendError(hub, connection, 'FORBIDDEN', `Not allowed to subscribe to ${channel}`, frame.id)

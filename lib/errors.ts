@@ -64,3 +64,7 @@ export const FST_WS_NOTIFY_INVALID_CLOSE = createError(
 export const FST_WS_NOTIFY_BROKER_TIMEOUT = createError(
   'FST_WS_NOTIFY_BROKER_TIMEOUT',
   'The broker (Redis) did not confirm the message: %s. It may still be delivered; a retry may deliver it twice', 504)
+
+/** presence()/presenceStats() named a channel that did not opt in to presence. */
+export const FST_WS_NOTIFY_NO_PRESENCE = createError(
+  'FST_WS_NOTIFY_NO_PRESENCE', 'Channel "%s" has no presence: declare it with presence: true (or joinLeave: true)', 500, TypeError)

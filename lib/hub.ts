@@ -39,6 +39,12 @@ export interface HubOptions {
  */
 export type FanoutObserver = (channel: string | null, bytes: number, milliseconds: number) => void
 
+/** Told when a socket joins or leaves a channel (presence.ts); never on the fan-out path. */
+export interface MembershipObserver {
+  joined (connection: Connection, channel: string): void
+  left (connection: Connection, channel: string): void
+}
+
 function terminate (ws: WebSocket): void {
   ws.terminate()
 }
@@ -86,7 +92,11 @@ export class Hub {
     const set = this.subscribers.get(channel)
     if (set === undefined) this.subscribers.set(channel, new Set([connection]))
     else set.add(connection)
+    this.membership?.joined(connection, channel)
   }
+
+  /** Set when some channel has presence; null costs one check per subscribe and leave. */
+  membership: MembershipObserver | null = null
 
   /**
    * Writes `reply`, then each replayed JSON envelope, then joins the channel: one synchronous
@@ -115,6 +125,7 @@ export class Hub {
     if (set === undefined) return
     set.delete(connection)
     if (set.size === 0) this.subscribers.delete(channel)
+    this.membership?.left(connection, channel)
   }
 
   /** Fan-out of one notification to the channel's subscribers on this instance. */

@@ -25,6 +25,7 @@ import { registerMetrics } from './metrics'
 import { sumStats } from './cluster-stats'
 import { declaredNameOf } from './stats'
 import { FST_WS_NOTIFY_ALREADY_REGISTERED, FST_WS_NOTIFY_INVALID_CLOSE } from './errors'
+import { createPresence, presenceApi, registerPresenceRoute } from './presence-api'
 import { CLOSE_REASON_MAX_BYTES, CloseCode, isSendableCloseCode } from './protocol'
 import * as errors from './errors'
 // Broker adapter and external publisher: ioredis is loaded only when a URL is given.
@@ -61,6 +62,8 @@ async function plugin (fastify: FastifyInstance, options: NotificationsOptions):
       throw err
     }
   }
+  const presence = createPresence(hub, registry, config, adapter)
+  fastify.addHook('onClose', async () => { presence?.close() })
   let closing = false
   const isClosing = (): boolean => closing
   // Only the WebSocket server we register is ours to close entirely (other routes' sockets too).
@@ -102,6 +105,7 @@ async function plugin (fastify: FastifyInstance, options: NotificationsOptions):
     sendTo,
     stats: () => hub.stats(),
     channels: () => [...registry.names],
+    ...presenceApi(registry, presence),
     disconnect (clientId, code = CloseCode.NORMAL, reason = '') {
       // Checked before any socket leaves the hub: ws would throw on them mid-loop.
       if (!isSendableCloseCode(code)) throw new FST_WS_NOTIFY_INVALID_CLOSE(`code ${String(code)}: use 1000-1003, 1007-1014 or 3000-4999`)
@@ -131,12 +135,13 @@ async function plugin (fastify: FastifyInstance, options: NotificationsOptions):
       isClosing,
       auth,
       clusterStats: async () => await adapter.clusterStats?.() ?? sumStats([hub.stats()]),
-      onConnection: createConnectionHandler({ config, hub, registry, history, auth, log: fastify.log })
+      onConnection: createConnectionHandler({ config, hub, registry, history, auth, log: fastify.log, presence })
     })
     registerClientRoute(scope, config.path)
     registerDashboard(scope, config)
     registerAsyncApi(scope, config)
-    await registerMetrics(scope, { config, hub, registry })
+    registerPresenceRoute(scope, config, registry, presence)
+    await registerMetrics(scope, { config, hub, registry, presence })
   }
   if (Object.keys(config.routeScope).length === 0) await routes(fastify)
   else await fastify.register(routes, config.routeScope)

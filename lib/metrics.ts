@@ -8,6 +8,7 @@ import type { Registry } from 'prom-client'
 import type { Config } from './options'
 import type { Hub } from './hub'
 import type { ChannelRegistry } from './channels'
+import type { PresenceService } from './presence-service'
 import { declaredNameOf } from './stats'
 import { FST_WS_NOTIFY_INVALID_OPTION } from './errors'
 import { sideRouteUrl, statsHooks } from './side-routes'
@@ -23,6 +24,7 @@ export interface MetricsContext {
   readonly config: Config
   readonly hub: Hub
   readonly registry: ChannelRegistry
+  readonly presence?: PresenceService | null
 }
 
 /** Registers the metrics and the route; does nothing when `metrics` is off. */
@@ -60,7 +62,7 @@ export async function registerMetrics (fastify: FastifyInstance, context: Metric
   // Checked in one pass before anything is registered, so a refusal leaves the registry as it was.
   const all = ['connections', 'channels_active', 'subscribers', 'history_messages', 'uptime_seconds', 'connections_total',
     'messages_sent_total', 'bytes_sent_total', 'notifications_published_total', 'messages_dropped_total',
-    'slow_consumers_closed_total', 'protocol_errors_total', 'fanout_duration_seconds', 'message_bytes']
+    'slow_consumers_closed_total', 'protocol_errors_total', 'fanout_duration_seconds', 'message_bytes', 'presence_members']
   for (const suffix of all) {
     if (target.getSingleMetric(METRIC_PREFIX + suffix) !== undefined) {
       throw new FST_WS_NOTIFY_INVALID_OPTION(`metrics.registry already holds "${METRIC_PREFIX + suffix}" (another registration?); give each registration its own registry`)
@@ -83,6 +85,21 @@ export async function registerMetrics (fastify: FastifyInstance, context: Metric
       for (const [channel, set] of hub.subscribers) this.inc({ channel: labelOf(channel) }, set.size)
     }
   })
+  const { presence } = context
+  if (presence !== null && presence !== undefined) {
+    // eslint-disable-next-line no-new
+    new prom.Gauge({
+      name: name('presence_members'),
+      help: 'Members (distinct client ids) of presence channels on this instance, per declared channel or namespace (user:*)',
+      labelNames: ['namespace'],
+      registers: [target],
+      collect () {
+        this.reset()
+        for (const [declared, config] of presence.channels()) if (config.presence) this.set({ namespace: declared }, 0)
+        for (const [declared, members] of presence.membersByDeclaration()) this.set({ namespace: declared }, members)
+      }
+    })
+  }
   counter('connections_total', 'Sockets accepted since start (stats: total_connections_ever)', () => counters.connectionsEver)
   counter('messages_sent_total', 'Messages written to sockets; one notification to 3 subscribers counts 3 (stats: total_messages_sent)', () => counters.messagesSent)
   counter('bytes_sent_total', 'Bytes of messages written to sockets (stats: bytes_sent)', () => counters.bytesSent)

@@ -11,6 +11,7 @@ import type { LimitsConfig } from './limits'
 import { isHostname, isOrigin, normalizeOrigin, type HostPolicy, type OriginPolicy } from './origin'
 import type { RateLimitConfig } from './rate-limit'
 import type { Registry } from 'prom-client'
+import { readPresence, readChannelPresence, type PresenceConfig } from './presence-options'
 
 export interface ChannelConfig {
   readonly name: string
@@ -20,6 +21,10 @@ export interface ChannelConfig {
   readonly history: HistoryConfig | null
   /** A new subscriber receives the channel's last message right after `subscribed`. */
   readonly latest: boolean
+  /** Who is on the channel may be asked (`presence` actions); joinLeave implies it. */
+  readonly presence: boolean
+  /** Subscribers receive `join`/`leave` when a client id's first socket joins and its last leaves. */
+  readonly joinLeave: boolean
 }
 
 export interface HistoryConfig {
@@ -49,6 +54,8 @@ export interface Config extends HardeningConfig, ObservabilityConfig {
   readonly slowConsumer: 'close' | 'drop'
   /** A broker adapter (Redis); null for the in-memory default. */
   readonly adapter: AdapterFactory | null
+  /** Bounds and public info of presence channels (see presence.ts). */
+  readonly presence: PresenceConfig
 }
 
 /** Options read by readObservability() at the end of this file. */
@@ -68,11 +75,11 @@ const REGISTER_OPTIONS = ['prefix', 'logLevel', 'logSerializers']
 
 const KNOWN_OPTIONS = new Set([
   'channels', 'path', 'stats', 'heartbeatInterval', 'idleTimeout', 'maxPayload', 'maxMessageSize',
-  'closeTimeout', 'maxBufferedBytes', 'slowConsumer', 'history', 'adapter',
+  'closeTimeout', 'maxBufferedBytes', 'slowConsumer', 'history', 'adapter', 'presence',
   ...HARDENING_OPTIONS, ...OBSERVABILITY_OPTIONS, ...REGISTER_OPTIONS
 ])
 
-function describe (value: unknown): string {
+export function describe (value: unknown): string {
   if (value === null) return 'null'
   if (Array.isArray(value)) return 'array'
   if (typeof value === 'string') return `string ${JSON.stringify(value)}`
@@ -80,7 +87,7 @@ function describe (value: unknown): string {
   return typeof value
 }
 
-function fail (message: string): never {
+export function fail (message: string): never {
   throw new FST_WS_NOTIFY_INVALID_OPTION(message)
 }
 
@@ -144,7 +151,7 @@ function readChannels (channels: unknown, defaultHistory: HistoryConfig | null =
     for (const raw of channels) {
       const name = checkChannelName(raw)
       if (result.has(name)) fail(`channels: "${name}" is listed twice`)
-      result.set(name, { name, events: null, history: defaultHistory, latest: false })
+      result.set(name, { name, events: null, history: defaultHistory, latest: false, presence: false, joinLeave: false })
     }
   } else if (typeof channels === 'object' && channels !== null) {
     for (const [rawName, declaration] of Object.entries(channels)) {
@@ -153,7 +160,7 @@ function readChannels (channels: unknown, defaultHistory: HistoryConfig | null =
         fail(`channels.${name} must be an object such as { events: { [type]: TSchema } }; got ${describe(declaration)}`)
       }
       const { events } = declaration as { events?: unknown }
-      const kept = readChannelHistory(name, declaration, defaultHistory)
+      const kept = { ...readChannelHistory(name, declaration, defaultHistory), ...readChannelPresence(name, declaration) }
       if (events === undefined) {
         result.set(name, { name, events: null, ...kept })
         continue
@@ -285,6 +292,7 @@ export function buildConfig (input: NotificationsOptions | undefined): Config {
     maxBufferedBytes: integerOption(options, 'maxBufferedBytes', 1024 * 1024, 1),
     slowConsumer,
     adapter,
+    presence: readPresence(options.presence),
     ...readHardening(options),
     ...readObservability(options)
   })
@@ -355,7 +363,7 @@ function readRateLimit (value: unknown): RateLimitConfig | false {
 
 function readHardening (options: Record<string, unknown>): HardeningConfig {
   const authenticate = hookOption<AuthConfig['authenticate']>(options, 'authenticate', 'an async function (request) => identity | null')
-  const authorize = hookOption<AuthConfig['authorize']>(options, 'authorize', 'an async function (identity, channel, request) => boolean')
+  const authorize = hookOption<AuthConfig['authorize']>(options, 'authorize', 'an async function (identity, channel, request, { action }) => boolean')
   const channels = options.channels as object
   const names = Array.isArray(channels) ? channels as string[] : Object.keys(channels)
   const pattern = names.find(isChannelPattern)

@@ -28,7 +28,7 @@ export const CLOSE_REASON_MAX_BYTES = 123
 
 export type ErrorCode =
   | 'INVALID_JSON' | 'INVALID_MESSAGE' | 'UNKNOWN_ACTION' | 'INVALID_CHANNEL'
-  | 'FORBIDDEN' | 'RATE_LIMITED' | 'TOO_MANY_SUBSCRIPTIONS'
+  | 'FORBIDDEN' | 'RATE_LIMITED' | 'TOO_MANY_SUBSCRIPTIONS' | 'PRESENCE_NOT_ENABLED' | 'CHANNEL_FULL' | 'PRESENCE_UNAVAILABLE'
 
 /**
  * Characters of a client id (the `client_id` query, or the identity `authenticate` returns). `|`
@@ -61,8 +61,15 @@ export const PingAction = Type.Object({
   action: Type.Literal('ping'),
   id: Type.Optional(RequestId)
 })
+/** Who is on a channel (`presence`), or how many (`presence_stats`); `request_id` is echoed like `id`. */
+export const PresenceAction = Type.Object({
+  action: Type.Union([Type.Literal('presence'), Type.Literal('presence_stats')]),
+  channel: Type.String({ minLength: 1 }),
+  id: Type.Optional(RequestId),
+  request_id: Type.Optional(RequestId)
+})
 /** Every frame a client may send. Unknown extra fields are ignored, as the protocol says. */
-export const ClientFrame = Type.Union([ChannelAction, PingAction])
+export const ClientFrame = Type.Union([ChannelAction, PingAction, PresenceAction])
 export type ClientFrame = Static<typeof ClientFrame>
 
 // ---- server to client ------------------------------------------------------------------
@@ -108,7 +115,37 @@ export const NotificationFrame = Type.Object({
   /** On a channel with history: 1 for its first notification, +1 for each next one. */
   offset: Type.Optional(Type.Integer({ minimum: 1 }))
 })
-export const ServerFrame = Type.Union([ConnectedFrame, SubscribedFrame, PongFrame, ErrorFrame, NotificationFrame])
+/** The answer to `presence`: at most presence.maxListed members, `total` of them in all. */
+export const PresenceFrame = Type.Object({
+  type: Type.Literal('presence'),
+  channel: Type.String(),
+  members: Type.Array(Type.Object({ client: Type.String(), info: Type.Optional(Type.Unknown()) })),
+  total: Type.Integer({ minimum: 0 }),
+  truncated: Type.Boolean(),
+  timestamp: Timestamp,
+  id: Type.Optional(RequestId),
+  request_id: Type.Optional(RequestId)
+})
+/** The answer to `presence_stats`: sockets (`clients`) and distinct client ids (`users`). */
+export const PresenceStatsFrame = Type.Object({
+  type: Type.Literal('presence_stats'),
+  channel: Type.String(),
+  clients: Type.Integer({ minimum: 0 }),
+  users: Type.Integer({ minimum: 0 }),
+  timestamp: Timestamp,
+  id: Type.Optional(RequestId),
+  request_id: Type.Optional(RequestId)
+})
+/** On a joinLeave channel: a client id's first socket subscribed, or its last one left (after the grace). */
+export const JoinLeaveFrame = Type.Object({
+  type: Type.Union([Type.Literal('join'), Type.Literal('leave')]),
+  channel: Type.String(),
+  client: Type.String(),
+  info: Type.Optional(Type.Unknown()),
+  timestamp: Timestamp
+})
+export const ServerFrame = Type.Union([ConnectedFrame, SubscribedFrame, PongFrame, ErrorFrame, NotificationFrame,
+  PresenceFrame, PresenceStatsFrame, JoinLeaveFrame])
 export type ServerFrame = Static<typeof ServerFrame>
 
 // ---- parsing ---------------------------------------------------------------------------
@@ -117,7 +154,8 @@ export type ServerFrame = Static<typeof ServerFrame>
 const isChannelAction = TypeCompiler.Compile(Type.Omit(ChannelAction, ['since']))
 const isPingAction = TypeCompiler.Compile(PingAction)
 const isSince = TypeCompiler.Compile(Since)
-const isKnownAction = new Set(['subscribe', 'unsubscribe', 'ping'])
+const isPresenceAction = TypeCompiler.Compile(PresenceAction)
+const isKnownAction = new Set(['subscribe', 'unsubscribe', 'ping', 'presence', 'presence_stats'])
 
 export type ParseResult =
   | { ok: true, frame: ClientFrame }
@@ -175,10 +213,10 @@ export function parseClientFrame (text: string): ParseResult {
   const id = readId(record)
   const action = record.action
   if (typeof action !== 'string') {
-    return { ok: false, code: 'INVALID_MESSAGE', message: 'Frame needs "action": one of subscribe, unsubscribe, ping', id }
+    return { ok: false, code: 'INVALID_MESSAGE', message: 'Frame needs "action": one of subscribe, unsubscribe, ping, presence, presence_stats', id }
   }
   if (!isKnownAction.has(action)) {
-    return { ok: false, code: 'UNKNOWN_ACTION', message: `Unknown action: ${action.slice(0, 64)}; expected subscribe, unsubscribe or ping`, id }
+    return { ok: false, code: 'UNKNOWN_ACTION', message: `Unknown action: ${action.slice(0, 64)}; expected subscribe, unsubscribe, ping, presence or presence_stats`, id }
   }
   if (record.id !== undefined && id === undefined) {
     return { ok: false, code: 'INVALID_MESSAGE', message: '"id" must be a string of at most 64 characters or an integer' }
@@ -188,6 +226,8 @@ export function parseClientFrame (text: string): ParseResult {
   }
   if (action === 'ping') {
     if (isPingAction.Check(value)) return { ok: true, frame: value }
+  } else if (action === 'presence' || action === 'presence_stats') {
+    if (isPresenceAction.Check(value)) return { ok: true, frame: value }
   } else if (isChannelAction.Check(value)) {
     return { ok: true, frame: value }
   }

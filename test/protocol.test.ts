@@ -139,7 +139,7 @@ const badFrames: BadFrame[] = [
   { label: 'a binary frame', send: Buffer.from('{"action":"ping"}'), code: 'INVALID_MESSAGE', message: /Binary frames are not accepted/ },
   { label: 'nested 17 deep', send: `{"action":"ping","x":${'['.repeat(16)}${']'.repeat(16)}}`, code: 'INVALID_MESSAGE', message: /nested deeper than 16 levels/ },
   { label: 'deeply nested array', send: '['.repeat(30_000) + ']'.repeat(30_000), code: 'INVALID_MESSAGE', message: /nested deeper than 16/ },
-  { label: 'unknown action', send: '{"action":"publish","channel":"alpha","id":"p"}', code: 'UNKNOWN_ACTION', message: /^Unknown action: publish; expected subscribe, unsubscribe or ping$/, id: 'p' },
+  { label: 'unknown action', send: '{"action":"publish","channel":"alpha","id":"p"}', code: 'UNKNOWN_ACTION', message: /^Unknown action: publish; expected subscribe, unsubscribe, ping, presence or presence_stats$/, id: 'p' },
   { label: 'unknown action, long', send: JSON.stringify({ action: 'z'.repeat(1000) }), code: 'UNKNOWN_ACTION', message: new RegExp(`^Unknown action: ${'z'.repeat(64)};`) },
   { label: 'undeclared channel', send: '{"action":"subscribe","channel":"delta","id":9}', code: 'INVALID_CHANNEL', message: /^Invalid channel: delta$/, id: 9 },
   { label: 'undeclared channel on unsubscribe', send: '{"action":"unsubscribe","channel":"__proto__"}', code: 'INVALID_CHANNEL', message: /^Invalid channel: __proto__$/ }

@@ -49,6 +49,46 @@ declare namespace fastifyWsNotify {
     readonly history?: HistoryOptions | false
     /** A new subscriber receives the channel's last message right after `subscribed` (kept even without history). */
     readonly latest?: boolean
+    /** Who is on the channel may be read (`presence`, `presence_stats` actions, `app.notifications.presence()`). Default `false`. */
+    readonly presence?: boolean
+    /** Subscribers receive `join`/`leave` when a client id's first socket subscribes and its last one leaves; implies `presence`. Default `false`. */
+    readonly joinLeave?: boolean
+  }
+
+  /** Plugin-wide `presence` option: bounds and what of a member is shown. */
+  export interface PresenceOptions {
+    /** Milliseconds a client id stays a member after its last socket left, so a reconnect does not flap. Default 2 000. */
+    readonly grace?: number
+    /** Members one channel holds on one instance; a new member past it gets `CHANNEL_FULL`. Default 100 000. */
+    readonly maxMembers?: number
+    /** Members listed in one presence reply; past it the reply has `truncated: true` and `total`. Default 1 000. */
+    readonly maxListed?: number
+    /** The public info of a member (needs `authenticate`): what the app chooses to show, never the whole identity by default. */
+    readonly info?: (identity: Identity) => unknown
+  }
+
+  /** One member of a presence channel. */
+  export interface PresenceMember {
+    readonly client: string
+    readonly info?: unknown
+  }
+
+  /** `app.notifications.presence(channel)`: at most `maxListed` members, `total` in all. */
+  export interface PresenceList {
+    readonly members: PresenceMember[]
+    readonly total: number
+    readonly truncated: boolean
+  }
+
+  /** `app.notifications.presenceStats(channel)`: sockets (`clients`) and distinct client ids (`users`). */
+  export interface PresenceCounts {
+    readonly clients: number
+    readonly users: number
+  }
+
+  /** The 4th argument of `authorize`: what is asked. */
+  export interface AuthorizeContext {
+    readonly action: 'subscribe' | 'presence'
   }
 
   /** How much history a channel keeps: at most `size` messages, each for at most `ttl` milliseconds. */
@@ -112,12 +152,15 @@ declare namespace fastifyWsNotify {
      */
     authenticate?: (request: FastifyRequest) => AuthenticateResult | Promise<AuthenticateResult>
     /**
-     * Runs on every `subscribe` (not for channels the socket already holds). Only `true` allows;
+     * Runs on every `subscribe` (not for channels the socket already holds), and on every presence
+     * read of a subscriber (`context.action` is `'presence'`). Only `true` allows;
      * anything else, or a rejection, is a `FORBIDDEN` error. Replies of one socket stay in the order
      * its frames were sent, even while this is pending. Default: declared channels are open to all,
      * a namespace channel (`user:*`) only to the identity it names (`user:42` for identity `42`).
      */
-    authorize?: (identity: Identity, channel: string, request: FastifyRequest) => boolean | Promise<boolean>
+    authorize?: (identity: Identity, channel: string, request: FastifyRequest, context: AuthorizeContext) => boolean | Promise<boolean>
+    /** Bounds of presence channels and the public info of their members. */
+    presence?: PresenceOptions
     /**
      * Origins (`https://app.example.com`) allowed to open sockets besides same-origin pages and
      * non-browser clients (no `Origin` header), or a function deciding per origin. Others get HTTP 403.
@@ -354,6 +397,10 @@ declare namespace fastifyWsNotify {
     channels (): string[]
     /** Closes every socket of a client id (default code 1000); returns how many were closed. */
     disconnect (clientId: string, code?: number, reason?: string): number
+    /** Members of a presence channel (cluster-wide with the Redis adapter); rejects with FST_WS_NOTIFY_NO_PRESENCE on another channel. */
+    presence (channel: string): Promise<PresenceList>
+    /** Sockets and members of a presence channel, in O(1). */
+    presenceStats (channel: string): Promise<PresenceCounts>
   }
 
   /** The error constructors of lib/errors.ts, by code. */
