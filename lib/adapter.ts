@@ -9,6 +9,7 @@ import type { ChannelConfig } from './options'
 import type { ClusterStats } from './cluster-stats'
 import { encodeMessage } from './sender'
 import type { ClusterPresence } from './presence-service'
+import type { PresenceConfig } from './presence-options'
 
 /** Where a message goes: a channel's subscribers, or every socket of one client id. */
 export type Route =
@@ -44,6 +45,8 @@ export interface AdapterContext {
   readonly log: FastifyBaseLogger
   /** Fastify's pluginTimeout (0: none): a broker adapter connects within less at start. */
   readonly pluginTimeout?: number
+  /** The presence bounds, for an adapter that keeps presence cluster-wide. */
+  readonly presence?: PresenceConfig
 }
 
 /** The `adapter` option: builds the adapter of one registration (see redis-adapter.ts). */

@@ -52,7 +52,7 @@ async function plugin (fastify: FastifyInstance, options: NotificationsOptions):
   hub.counters.listedName = declaredNameOf(registry)
   const adapter = config.adapter === null
     ? memoryAdapter(hub)
-    : config.adapter.create({ hub, channels: config.channels, log: fastify.log, pluginTimeout: fastify.initialConfig.pluginTimeout })
+    : config.adapter.create({ hub, channels: config.channels, log: fastify.log, pluginTimeout: fastify.initialConfig.pluginTimeout, presence: config.presence })
   const history: HistoryStore = adapter.history ?? new MemoryHistory(config.channels)
   if (adapter.ready !== undefined) {
     try {

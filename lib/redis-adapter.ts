@@ -31,6 +31,7 @@ import type { ChannelLog } from './history'
 import { PUBLISH_WITH_OFFSET, READ_HISTORY } from './redis-scripts'
 import { ClusterStatsReporter, type ClusterStats } from './cluster-stats'
 import { ChannelPatterns, isChannelPattern } from './auth'
+import { RedisPresence } from './redis-presence'
 import {
   FST_WS_NOTIFY_BROKER_TIMEOUT,
   FST_WS_NOTIFY_BROKER_UNAVAILABLE,
@@ -301,6 +302,8 @@ interface Feed {
 
 class RedisAdapter implements Adapter {
   readonly history: MirroredHistory
+  /** Present when some channel has presence (redis-presence.ts). */
+  readonly presence: RedisPresence | undefined
   readonly #hub: Hub
   readonly #log: AdapterContext['log']
   readonly #config: RedisAdapterConfig
@@ -330,7 +333,10 @@ class RedisAdapter implements Adapter {
 
   readonly #onCommandReady = (): void => {
     this.#errorLogged = false
-    if (this.#started) this.#readAll()
+    if (this.#started) {
+      this.#readAll()
+      this.presence?.heartbeat().catch(this.#onError)
+    }
   }
 
   constructor (context: AdapterContext, config: RedisAdapterConfig) {
@@ -358,7 +364,12 @@ class RedisAdapter implements Adapter {
     }
     this.#stats = new ClusterStatsReporter(this.#command, config.keyPrefix, this.#id, config.statsInterval, config.statsTimeout,
       () => this.#hub.stats())
-    this.#subscriptions = [this.#layout.directChannel, ...this.#layout.pubsub.values(), ...this.#stats.channels]
+    const withPresence = [...context.channels.values()].some((channel) => channel.presence) && context.presence !== undefined
+    this.presence = withPresence
+      ? new RedisPresence(this.#command, config.keyPrefix, this.#id, config.statsInterval, context, context.presence as NonNullable<AdapterContext['presence']>, this.#onError)
+      : undefined
+    this.#subscriptions = [this.#layout.directChannel, ...this.#layout.pubsub.values(), ...this.#stats.channels,
+      ...(this.presence === undefined ? [] : [this.presence.events])]
   }
 
   /**
@@ -403,6 +414,7 @@ class RedisAdapter implements Adapter {
     this.#started = true
     this.#stats.start()
     await this.#stats.report()
+    await this.presence?.start()
   }
 
   /** After a reconnect: make sure the subscription is in place, then fetch what was missed. */
@@ -480,7 +492,8 @@ class RedisAdapter implements Adapter {
     const direct = pubsub === this.#layout.directChannel
     const channel = direct ? undefined : this.#layout.byPubsub.get(pubsub)
     if (!direct && channel === undefined) {
-      this.#stats.onMessage(pubsub, payload)
+      if (pubsub === this.presence?.events) this.presence.onMessage(payload)
+      else this.#stats.onMessage(pubsub, payload)
       return
     }
     const newline = payload.indexOf('\n')
@@ -616,7 +629,7 @@ class RedisAdapter implements Adapter {
     this.#closed = true
     // Bounded: a Redis that accepts connections but does not answer cannot hold Fastify's close.
     let timer: NodeJS.Timeout | undefined
-    await Promise.race([this.#stats.stop(), new Promise<void>((resolve) => { timer = setTimeout(resolve, this.#config.publishTimeout) })])
+    await Promise.race([Promise.all([this.#stats.stop(), this.presence?.stop()]), new Promise<void>((resolve) => { timer = setTimeout(resolve, this.#config.publishTimeout) })])
     clearTimeout(timer)
     for (const [tag, pending] of this.#pending) {
       clearTimeout(pending.timer)

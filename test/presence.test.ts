@@ -126,7 +126,7 @@ test('authorize decides who reads presence (action "presence"); public info is w
       asked.push(action)
       return action === 'subscribe' || (typeof identity === 'object' && identity.id === 'admin')
     },
-    presence: { grace: 0, info: (identity) => ({ display: (identity as { display: string }).display }) }
+    presence: { grace: 0, info: (identity) => ({ display: (identity as unknown as { display: string }).display }) }
   })
   const admin = await connect(t, url, '', { headers: { 'x-user': 'admin' } })
   const guest = await connect(t, url, '', { headers: { 'x-user': 'guest' } })
@@ -199,10 +199,10 @@ test('presence options are checked at registration', async (t) => {
     [{ other: 1 }, /presence: unknown key "other"/]
   ] as const) {
     const app = Fastify()
-    await t.rejects(app.register(notifications, { channels, presence: presence as never }).ready(), { message })
+    await t.rejects(async () => { await app.register(notifications, { channels, presence: presence as never }); await app.ready() }, { message })
     await app.close()
   }
   const app = Fastify()
-  await t.rejects(app.register(notifications, { channels: { x: { presence: 'yes' as never } } }).ready(), { message: /channels.x.presence must be a boolean/ })
+  await t.rejects(async () => { await app.register(notifications, { channels: { x: { presence: 'yes' as never } } }); await app.ready() }, { message: /channels.x.presence must be a boolean/ })
   await app.close()
 })
