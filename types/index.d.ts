@@ -382,6 +382,15 @@ declare namespace fastifyWsNotify {
   /** `notify` without a registry: any channel, type and data (checked at run time). */
   export type UntypedNotify = (channel: string, type: string, data: unknown) => Promise<number>
 
+  /** Whether a declaration's flag `Key` may be true (`true`, or a `boolean` widened from an object literal). */
+  type MayBeOn<D, Key extends string> = D extends Readonly<Record<Key, infer P>> ? (true extends P ? true : false) : false
+  /** The channels of a declaration with presence (or joinLeave), namespaces as `user:${string}`. */
+  export type PresenceChannelOf<C> = C extends readonly string[]
+    ? never
+    : { [K in keyof C & string]: MayBeOn<C[K], 'presence'> extends true ? ChannelKey<K> : MayBeOn<C[K], 'joinLeave'> extends true ? ChannelKey<K> : never }[keyof C & string]
+  /** The channel of `app.notifications.presence()`: one with presence when NotifyRegistry declares `channels`, else any string. */
+  export type PresenceChannel = NotifyRegistry extends { channels: infer C } ? PresenceChannelOf<C> : string
+
   /** The type of `app.notify`: typed when NotifyRegistry declares `channels`. */
   export type NotifyFunction = NotifyRegistry extends { channels: infer C } ? TypedNotify<ChannelEvents<C>> : UntypedNotify
 
@@ -398,9 +407,9 @@ declare namespace fastifyWsNotify {
     /** Closes every socket of a client id (default code 1000); returns how many were closed. */
     disconnect (clientId: string, code?: number, reason?: string): number
     /** Members of a presence channel (cluster-wide with the Redis adapter); rejects with FST_WS_NOTIFY_NO_PRESENCE on another channel. */
-    presence (channel: string): Promise<PresenceList>
+    presence (channel: PresenceChannel): Promise<PresenceList>
     /** Sockets and members of a presence channel, in O(1). */
-    presenceStats (channel: string): Promise<PresenceCounts>
+    presenceStats (channel: PresenceChannel): Promise<PresenceCounts>
   }
 
   /** The error constructors of lib/errors.ts, by code. */

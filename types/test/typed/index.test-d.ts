@@ -15,6 +15,9 @@ const channels = {
     }
   },
   anything: {},
+  room: { joinLeave: true },
+  board: { presence: true },
+  'team:*': { presence: true },
   // Namespaces: `user:42` is a channel of `user:*`, typed by its events; `user:*` itself is not one.
   'user:*': {
     events: { badge: Type.Object({ count: Type.Integer() }) }
@@ -76,4 +79,18 @@ type Events = ChannelEvents<typeof channels>
 assert<Equal<EventsOfChannel<Events, 'user:42'>, { badge: { count: number } }>>()
 assert<Equal<EventsOfChannel<Events, 'user:admin:7'>, { audit: { action: string } }>>()
 assert<Equal<EventsOfChannel<Events, 'db_pool_stats'>['pool_resized'], { old_size: number, new_size: number }>>()
-assert<Equal<ChannelName<Events>, 'db_pool_stats' | 'error_firewall' | 'anything' | `user:${string}` | `user:admin:${string}`>>()
+assert<Equal<ChannelName<Events>, 'db_pool_stats' | 'error_firewall' | 'anything' | 'room' | 'board' | `team:${string}` | `user:${string}` | `user:admin:${string}`>>()
+
+// Presence: only channels declared with presence (or joinLeave), namespaces included.
+app.notifications.presence('room').then((list) => {
+  const first: string | undefined = list.members[0]?.client
+  const total: number = list.total
+  const truncated: boolean = list.truncated
+  void [first, total, truncated]
+})
+app.notifications.presenceStats('team:blue').then(({ clients, users }) => { const n: number = clients + users; void n })
+app.notifications.presence('board')
+// @ts-expect-error db_pool_stats has no presence
+app.notifications.presence('db_pool_stats')
+// @ts-expect-error anything has no presence
+app.notifications.presenceStats('anything')

@@ -87,3 +87,23 @@ publisher.notify('jobs', 'job_done', { id: 1 })
 // @ts-expect-error the channel is not declared
 publisher.notify('nope', 'job_done', { id: 'j1' })
 const closing: Promise<void> = publisher.close()
+
+// Presence: opt-in per channel, bounds at plugin level, authorize told what is asked.
+app.register(notifications, {
+  channels: { room: { joinLeave: true }, board: { presence: true }, plain: {} },
+  presence: { grace: 1000, maxMembers: 10_000, maxListed: 100, info: (identity) => ({ id: typeof identity === 'string' ? identity : identity.id }) },
+  authorize: async (_identity, _channel, _request, { action }) => action === 'subscribe'
+})
+// Existing three-argument authorize hooks keep working.
+app.register(notifications, { channels: ['a'], authorize: async (identity, channel) => identity === channel })
+// @ts-expect-error presence is a boolean
+app.register(notifications, { channels: { a: { presence: 'yes' } } })
+// @ts-expect-error action is 'subscribe' | 'presence'
+app.register(notifications, { channels: ['a'], authorize: async (_i, _c, _r, { action }) => action === 'publish' })
+// @ts-expect-error grace is a number
+app.register(notifications, { channels: ['a'], presence: { grace: '1s' } })
+assert<Equal<Awaited<ReturnType<typeof app.notifications.presenceStats>>, { readonly clients: number, readonly users: number }>>()
+app.notifications.presence('any').then((list) => {
+  assert<Equal<typeof list.total, number>>()
+  assert<Equal<typeof list.members[number]['client'], string>>()
+})
