@@ -38,6 +38,7 @@ polyline { fill: none; stroke-width: 2; stroke-linejoin: round; }
 table { width: 100%; border-collapse: collapse; font-variant-numeric: tabular-nums; }
 td { padding: 5px 4px; border-bottom: 1px solid var(--line); }
 td.count { text-align: right; width: 60px; }
+td.members { color: var(--dim); overflow-wrap: anywhere; }
 td.bar { width: 40%; } td.bar span { display: block; height: 6px; border-radius: 3px; background: var(--blue); min-width: 1px; }
 .controls { display: flex; gap: 8px; align-items: center; margin-bottom: 8px; }
 select, button { background: var(--bg); color: var(--text); border: 1px solid var(--line); border-radius: 4px; padding: 4px 8px; font: inherit; }
@@ -170,6 +171,26 @@ function drawChannels (stats) {
   $('channels').replaceChildren(...rows);
 }
 
+// Members of each presence channel (namespaces left out: their channels are per identity).
+async function drawPresence () {
+  if (config.presence.length === 0) return;
+  const rows = [];
+  for (const name of config.presence) {
+    const response = await fetch(config.presenceUrl + '?channel=' + encodeURIComponent(name), { cache: 'no-store', credentials: 'same-origin' });
+    if (!response.ok) continue;
+    const body = await response.json();
+    const row = document.createElement('tr');
+    row.dataset.channel = name;
+    const label = document.createElement('td'); label.textContent = name;
+    const members = document.createElement('td'); members.className = 'members';
+    members.textContent = body.members.map((member) => member.client).join(', ') + (body.truncated ? ' …' : '');
+    const cell = document.createElement('td'); cell.className = 'count'; cell.dataset.value = String(body.total); cell.textContent = format('', body.total);
+    row.append(label, members, cell);
+    rows.push(row);
+  }
+  $('presence').replaceChildren(...rows);
+}
+
 async function poll () {
   try {
     const response = await fetch(config.statsUrl, { cache: 'no-store', credentials: 'same-origin' });
@@ -200,6 +221,7 @@ async function poll () {
     }
     for (const key of Object.keys(stats)) if (typeof stats[key] === 'number') show(key, stats[key]);
     drawChannels(stats);
+    await drawPresence();
     setStatus('live', 'live');
     $('updated').textContent = new Date().toLocaleTimeString();
   } catch (err) {
@@ -283,6 +305,7 @@ $('tail-pause').addEventListener('click', () => {
   renderTail();
 });
 drawChart();
+$('presence-section').hidden = config.presence.length === 0;
 connect();
 poll();
 `
@@ -337,6 +360,10 @@ export const DASHBOARD_HTML = `<!doctype html>
   <section>
     <h2>Subscribers per channel</h2>
     <table><tbody id="channels"></tbody></table>
+  </section>
+  <section class="wide" id="presence-section" hidden>
+    <h2>Members of presence channels</h2>
+    <table><tbody id="presence"></tbody></table>
   </section>
   <section class="wide">
     <h2>Live tail</h2>

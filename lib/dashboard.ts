@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto'
 import type { Config } from './options'
 import { CONFIG_PLACEHOLDER, DASHBOARD_HTML, DASHBOARD_SCRIPT, DASHBOARD_STYLE } from './dashboard-page'
 import { sideRouteUrl, statsHooks } from './side-routes'
+import { isChannelPattern } from './auth'
 
 const sha256 = (text: string): string => `'sha256-${createHash('sha256').update(text).digest('base64')}'`
 
@@ -24,7 +25,10 @@ export const DASHBOARD_CSP = [
 /** The page with its settings; JSON inside <script> with `<` escaped, so no value can close the tag. */
 export function renderDashboard (config: Config): string {
   if (config.stats === false) throw new Error('the dashboard needs the stats route') // refused by options.ts first
-  const settings = JSON.stringify({ statsUrl: config.stats.url, wsPath: config.path }).replace(/</g, '\\u003c')
+  // Presence channels the page lists members of (a namespace's channels are per identity: not listed).
+  const presence = [...config.channels.values()].filter((channel) => channel.presence && !isChannelPattern(channel.name)).map((channel) => channel.name)
+  const settings = JSON.stringify({ statsUrl: config.stats.url, wsPath: config.path, presenceUrl: sideRouteUrl(config.path, 'presence'), presence })
+    .replace(/</g, '\\u003c')
   return DASHBOARD_HTML.replace(CONFIG_PLACEHOLDER, () => settings)
 }
 
