@@ -58,7 +58,7 @@ async function load (t: Test, name: string): Promise<{ app: FastifyInstance, url
 test('README blocks', async (t) => {
   rmSync(workDir, { recursive: true, force: true })
   mkdirSync(workDir, { recursive: true })
-  t.same([...blocks.keys()].sort(), ['api', 'per-user', 'stats', 'usage'], 'every runnable block is exercised below')
+  t.same([...blocks.keys()].sort(), ['api', 'per-user', 'presence', 'stats', 'usage'], 'every runnable block is exercised below')
 
   t.test('each block type-checks alone, as an ES module importing the package', async (t) => {
     for (const [name, source] of blocks) {
@@ -122,6 +122,26 @@ test('README blocks', async (t) => {
     t.match(invoice, { type: 'invoice_paid', channel: 'user:alice', data: { invoice: 'inv-7', amount: 120 } })
     const pong = await bob.request({ action: 'ping' })
     t.equal(pong.type, 'pong', 'bob got nothing before his pong')
+  })
+
+  t.test('presence: who watches system_alerts, how many look at a search, join and leave', async (t) => {
+    const { app, url } = await load(t, 'presence')
+    const board = new Client(`${url}/ws?client_id=ops-board-1`)
+    const board2 = new Client(`${url}/ws?client_id=ops-board-1`)
+    const other = new Client(`${url}/ws?client_id=ops-board-2`)
+    t.teardown(() => { board.ws.terminate(); board2.ws.terminate(); other.ws.terminate() })
+    for (const client of [board, board2, other]) {
+      await client.waitFor(1)
+      await client.request({ action: 'subscribe', channel: 'system_alerts' })
+      await client.request({ action: 'subscribe', channel: 'vector_search' })
+    }
+    const body = (await app.inject('/watchers')).json()
+    t.same(body.alerts.members.map((member: { client: string }) => member.client).sort(), ['ops-board-1', 'ops-board-2'])
+    t.same(body.search, { clients: 3, users: 2 })
+    t.match(await board.request({ action: 'presence_stats', channel: 'system_alerts', request_id: 'r2' }),
+      { type: 'presence_stats', channel: 'system_alerts', clients: 3, users: 2, request_id: 'r2' })
+    t.match(board.frames.find((frame) => frame.type === 'join' && frame.client === 'ops-board-2'), { channel: 'system_alerts' })
+    t.equal((await board.request({ action: 'presence', channel: 'ai_analysis' })).code, 'PRESENCE_NOT_ENABLED')
   })
 
   t.test('stats: the route moved and is protected by its hook, and so is every side route', async (t) => {
