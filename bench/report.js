@@ -85,9 +85,11 @@ function targets (results) {
   }
   for (const [key, row] of Object.entries(results.scenarios.s6 || {})) {
     const { spread, bar } = noise(row)
-    for (const variant of ['dashboard', 'metrics']) {
+    for (const variant of ['dashboard', 'metrics', 'presence']) {
+      // Results saved before a variant existed have no row for it.
+      if (!(variant in row)) continue
       const over = cost(row, variant, 'plain')
-      const what = variant === 'dashboard' ? 'one dashboard open' : 'metrics scraped'
+      const what = { dashboard: 'one dashboard open', metrics: 'metrics scraped', presence: 'presence on the channel' }[variant]
       out.push({
         name: `S6 ${key}: ${what}, within noise of plain (<= ${spreadText(row, spread)}, or 5%)`,
         value: `${fmt(over, 3)}x`,
@@ -177,7 +179,7 @@ function markdown (results) {
     }
     parts.push(`### S6 observed (fastify-ws-notify only, ${fmt(results.sizes.s6)} subscribers, 100 B, each burst ${fmt(results.sizes.s6Ms)} ms of back-to-back ticks)\n\n` +
       'Server CPU per delivery (median of the bursts; "x plain": median of the ratios of the same pairing, two pairings a round): plain; with `dashboard: true` and one page open (`/ws/stats` read at the start of each burst, one more socket on the channel); ' +
-      'with `metrics: true` and `/ws/metrics` scraped at the start of each burst. "within noise": cost over plain at most 1 + plain\'s spread over its bursts, or 1.05.\n\n' +
+      'with `metrics: true` and `/ws/metrics` scraped at the start of each burst; with `presence: true` on the channel (every subscriber a tracked member). "within noise": cost over plain at most 1 + plain\'s spread over its bursts, or 1.05.\n\n' +
       table(['scenario', 'variant', 'ns / delivery', 'x plain', 'plain spread (bursts)', 'deliveries / s', 'within noise'], s6Rows))
   }
   return parts.join('\n\n')

@@ -235,7 +235,9 @@ const log = (...args) => console.log(`bench: [${((Date.now() - t0) / 1000).toFix
 const OBSERVED = [
   { variant: 'plain', options: undefined, dashboard: false, poll: null },
   { variant: 'dashboard', options: { dashboard: true }, dashboard: true, poll: '/ws/stats' },
-  { variant: 'metrics', options: { metrics: true }, dashboard: false, poll: '/ws/metrics' }
+  { variant: 'metrics', options: { metrics: true }, dashboard: false, poll: '/ws/metrics' },
+  // Issue 13: fan-out on a channel with presence (every subscriber a tracked member) vs plain.
+  { variant: 'presence', options: { presenceOn: true }, dashboard: false, poll: null }
 ]
 
 /**
@@ -337,6 +339,17 @@ async function scenarios ({ part = null } = {}) {
           }
         }
         if (observed.length > 0) {
+          // S4 with presence on (issue 13): the idle memory of plain and presence, sockets alike.
+          for (const variant of ['plain', 'presence']) {
+            const ctx = ctxs[variant]
+            const idle = await ctx.server.call('memory')
+            push(samples.s4, `n=${n}, presence on all (S6 servers)`, variant, {
+              rssPerConnection: (idle.rss - ctx.empty.rss) / n,
+              heapPerConnection: (idle.heapUsed - ctx.empty.heapUsed) / n,
+              externalPerConnection: (idle.external - ctx.empty.external) / n,
+              timers: idle.timers
+            })
+          }
           for (const { variant, dashboard } of observed) {
             for (const perTick of BURSTS) await observedBurst(ctxs[variant], { variant, subscribers: n + (dashboard ? 1 : 0), poll: null, perTick, durationMs: 100 }) // warm-up
           }

@@ -50,7 +50,8 @@ class Registry {
 }
 
 // 1. The plugin, through app.notify / app.notifications.sendTo.
-// `options` (S6): extra plugin options, such as { dashboard: true } or { metrics: true }.
+// `options` (S6): extra plugin options, such as { dashboard: true } or { metrics: true }, or
+// { presenceOn: true } (presence on the channel `all`).
 async function startPlugin (options = {}, build = process.env.BENCH_PLUGIN || '../dist/lib/index.js') {
   const Fastify = require('fastify')
   // The built plugin (npm run build). BENCH_PLUGIN may name another build of it, for profiling.
@@ -58,7 +59,13 @@ async function startPlugin (options = {}, build = process.env.BENCH_PLUGIN || '.
   const app = Fastify()
   // Heartbeats off in every contender (socket.io: pingInterval 1 h): several servers share core 0
   // in a round, and an idle one's ping sweep over 10 000 sockets must not land in another's burst.
-  await app.register(notifications, { channels: ['all', 'half', ...groupNames], heartbeatInterval: 0, ...options })
+  // `presenceOn` (S6, S4 with presence): `all` tracks its members (every socket, each its own
+  // client id); no joinLeave, whose join frames would be counted as deliveries.
+  const { presenceOn = false, ...rest } = options
+  const channels = presenceOn
+    ? Object.fromEntries([['all', { presence: true }], ...['half', ...groupNames].map((name) => [name, {}])])
+    : ['all', 'half', ...groupNames]
+  await app.register(notifications, { channels, heartbeatInterval: 0, ...(presenceOn && { presence: { grace: 0 } }), ...rest })
   await app.listen({ port: 0, host: '127.0.0.1' })
   const pending = []
   return {
