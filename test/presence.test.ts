@@ -206,3 +206,19 @@ test('presence options are checked at registration', async (t) => {
   await t.rejects(async () => { await app.register(notifications, { channels: { x: { presence: 'yes' as never } } }); await app.ready() }, { message: /channels.x.presence must be a boolean/ })
   await app.close()
 })
+
+test('AsyncAPI documents the presence frames only when some channel has presence', async (t) => {
+  const { http } = await build(t, { channels, presence: { grace: 0 } })
+  const document = await fetchStats(http, '/ws/asyncapi.json')
+  const messages = document.components.messages
+  t.match(messages.presence.payload.properties, { members: { type: 'array' }, total: {}, truncated: {} })
+  t.match(messages.presence_stats.payload.properties, { clients: {}, users: {} })
+  t.match(messages.join_leave.payload.properties.type, { anyOf: [{ const: 'join' }, { const: 'leave' }] })
+  t.match(messages['presence.ask'].payload.properties, { request_id: {}, id: {} })
+  t.ok(document.operations.presence)
+  t.ok(messages.error.payload.properties.code.enum.includes('PRESENCE_NOT_ENABLED'))
+  const plain = await build(t, { channels: ['alpha'] })
+  const without = await fetchStats(plain.http, '/ws/asyncapi.json')
+  t.same(Object.keys(without.components.messages).filter((key) => /presence|join/.test(key)), [])
+  t.notOk(without.operations.presence)
+})

@@ -117,3 +117,21 @@ test('an instance that closes: its members leave at once', { skip: REDIS_SKIP },
   await waitUntil(() => eventsOf(watcher).includes('leave erin'), 'erin left with b')
   t.same(clientsOf(await a.app.notifications.presence('room')), ['watcher'])
 })
+
+test('a cluster-wide list is capped by maxListed and says so; info comes from presence.info', { skip: REDIS_SKIP }, async (t) => {
+  const [a, b] = await buildCluster(t, 2, {
+    channels,
+    authenticate: async (request) => ({ id: String(request.headers['x-user']), secret: 'never shown' }),
+    presence: { grace: 0, maxListed: 2, info: (identity) => ({ name: `user ${typeof identity === 'string' ? identity : identity.id}` }) }
+  }, { statsInterval })
+  for (const [built, user] of [[a, 'u1'], [b, 'u2'], [b, 'u3']] as const) {
+    const client = await connect(t, built.url, '', { headers: { 'x-user': user } })
+    await subscribe(client, 'board')
+  }
+  await waitUntil(async () => (await a.app.notifications.presenceStats('board')).users === 3, 'three members')
+  const list = await a.app.notifications.presence('board')
+  t.equal(list.members.length, 2)
+  t.equal(list.total, 3)
+  t.equal(list.truncated, true)
+  for (const member of list.members) t.same(member.info, { name: `user ${member.client}` })
+})
