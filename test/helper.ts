@@ -152,3 +152,21 @@ export function tcpSocketOf (client: Client): Socket {
   if (socket === undefined) throw new Error('ws client has no _socket')
   return socket
 }
+
+let asks = 0
+
+/**
+ * Sends a frame with an `id` of its own and resolves with the reply carrying that id: for sockets
+ * that also receive unsolicited frames (join/leave), where the next frame need not be the reply.
+ */
+export async function ask (client: Client, frame: Record<string, unknown>, timeout = 5000): Promise<Frame> {
+  const id = `ask-${++asks}`
+  client.ws.send(JSON.stringify({ ...frame, id }))
+  const deadline = Date.now() + timeout
+  for (;;) {
+    const reply = client.frames.find((candidate) => candidate.id === id)
+    if (reply !== undefined) return reply
+    if (Date.now() > deadline) throw new Error(`no reply to ${JSON.stringify(frame)} within ${timeout} ms; got ${JSON.stringify(client.frames)}`)
+    await client.waitFor(client.frames.length + 1, Math.max(1, deadline - Date.now()))
+  }
+}

@@ -3,7 +3,7 @@ import { test } from 'tap'
 import Fastify from 'fastify'
 import notifications from '../lib/index'
 import { PresenceTracker } from '../lib/presence'
-import { build, connect, fetchStats, waitUntil, type Client, type Frame } from './helper'
+import { ask, build, connect, fetchStats, waitUntil, type Client, type Frame } from './helper'
 
 const channels = {
   room: { joinLeave: true },
@@ -12,7 +12,7 @@ const channels = {
 }
 
 async function subscribe (client: Client, channel: string): Promise<Frame> {
-  const reply = await client.request({ action: 'subscribe', channel })
+  const reply = await ask(client, { action: 'subscribe', channel })
   if (reply.type !== 'subscribed') throw new Error(`subscribe answered ${JSON.stringify(reply)}`)
   return reply
 }
@@ -32,7 +32,7 @@ test('presence lists the members of a channel; several tabs of one client id are
   t.same(reply.members.map((member: Frame) => member.client).sort(), ['alice', 'bob'])
   t.equal(reply.total, 2)
   t.equal(reply.truncated, false)
-  const stats = await b.request({ action: 'presence_stats', channel: 'board', request_id: 7 })
+  const stats = await ask(b, { action: 'presence_stats', channel: 'board', request_id: 7 })
   t.match(stats, { type: 'presence_stats', channel: 'board', clients: 3, users: 2, request_id: 7 })
   t.same(await app.notifications.presenceStats('board'), { clients: 3, users: 2 })
   a2.close()
@@ -88,7 +88,7 @@ test('channels without presence: PRESENCE_NOT_ENABLED, FST_WS_NOTIFY_NO_PRESENCE
   const { app, url, http } = await build(t, { channels, presence: { grace: 0 } })
   const client = await connect(t, url, '?client_id=erin')
   await subscribe(client, 'plain')
-  const refused = await client.request({ action: 'presence', channel: 'plain', request_id: 'x' })
+  const refused = await ask(client, { action: 'presence', channel: 'plain', request_id: 'x' })
   t.match(refused, { type: 'error', code: 'PRESENCE_NOT_ENABLED', request_id: 'x' })
   const other = await connect(t, url, '?client_id=frank')
   await subscribe(other, 'plain')
@@ -99,9 +99,9 @@ test('channels without presence: PRESENCE_NOT_ENABLED, FST_WS_NOTIFY_NO_PRESENCE
   await t.rejects(app.notifications.presence('plain'), { code: 'FST_WS_NOTIFY_NO_PRESENCE' })
   await t.rejects(app.notifications.presenceStats('nope'), { code: 'FST_WS_NOTIFY_UNKNOWN_CHANNEL' })
   t.equal((await fetch(`${http}/ws/presence?channel=plain`)).status, 404)
-  const undeclared = await client.request({ action: 'presence_stats', channel: 'nope' })
+  const undeclared = await ask(client, { action: 'presence_stats', channel: 'nope' })
   t.equal(undeclared.code, 'INVALID_CHANNEL')
-  const notSubscribed = await client.request({ action: 'presence', channel: 'board' })
+  const notSubscribed = await ask(client, { action: 'presence', channel: 'board' })
   t.equal(notSubscribed.code, 'FORBIDDEN', 'only a subscriber reads presence')
 })
 
@@ -109,7 +109,7 @@ test('without any presence channel: no presence route, PRESENCE_NOT_ENABLED', as
   const { app, url, http } = await build(t)
   const client = await connect(t, url)
   await subscribe(client, 'alpha')
-  t.equal((await client.request({ action: 'presence', channel: 'alpha' })).code, 'PRESENCE_NOT_ENABLED')
+  t.equal((await ask(client, { action: 'presence', channel: 'alpha' })).code, 'PRESENCE_NOT_ENABLED')
   t.equal((await fetch(`${http}/ws/presence?channel=alpha`)).status, 404)
   await t.rejects(app.notifications.presence('alpha'), { code: 'FST_WS_NOTIFY_NO_PRESENCE' })
 })
@@ -132,10 +132,10 @@ test('authorize decides who reads presence (action "presence"); public info is w
   const guest = await connect(t, url, '', { headers: { 'x-user': 'guest' } })
   await subscribe(admin, 'board')
   await subscribe(guest, 'board')
-  const list = await admin.request({ action: 'presence', channel: 'board' })
+  const list = await ask(admin, { action: 'presence', channel: 'board' })
   t.same(list.members.sort((a: Frame, b: Frame) => a.client.localeCompare(b.client)),
     [{ client: 'admin', info: { display: 'ADMIN' } }, { client: 'guest', info: { display: 'GUEST' } }], 'info only, never the e-mail')
-  t.match(await guest.request({ action: 'presence_stats', channel: 'board' }), { type: 'error', code: 'FORBIDDEN' })
+  t.match(await ask(guest, { action: 'presence_stats', channel: 'board' }), { type: 'error', code: 'FORBIDDEN' })
   t.same(asked, ['subscribe', 'subscribe', 'presence', 'presence'])
   const route = await fetchStats(http, '/ws/presence?channel=board')
   t.equal(route.total, 2)
@@ -171,7 +171,7 @@ test('maxMembers refuses a new member with CHANNEL_FULL, not another tab of a me
   const a2 = await connect(t, url, '?client_id=a')
   await subscribe(a, 'board')
   await subscribe(b, 'board')
-  t.equal((await c.request({ action: 'subscribe', channel: 'board', id: 1 })).code, 'CHANNEL_FULL')
+  t.equal((await ask(c, { action: 'subscribe', channel: 'board', id: 1 })).code, 'CHANNEL_FULL')
   await subscribe(a2, 'board')
   await subscribe(c, 'plain')
 })

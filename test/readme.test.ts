@@ -10,7 +10,7 @@ import { promisify } from 'node:util'
 import ts from 'typescript'
 import type { FastifyInstance } from 'fastify'
 import WebSocket from 'ws'
-import { Client } from './helper'
+import { Client, ask } from './helper'
 
 const run = promisify(execFile)
 const root = join(__dirname, '..')
@@ -132,16 +132,16 @@ test('README blocks', async (t) => {
     t.teardown(() => { board.ws.terminate(); board2.ws.terminate(); other.ws.terminate() })
     for (const client of [board, board2, other]) {
       await client.waitFor(1)
-      await client.request({ action: 'subscribe', channel: 'system_alerts' })
-      await client.request({ action: 'subscribe', channel: 'vector_search' })
+      await ask(client, { action: 'subscribe', channel: 'system_alerts' })
+      await ask(client, { action: 'subscribe', channel: 'vector_search' })
     }
     const body = (await app.inject('/watchers')).json()
     t.same(body.alerts.members.map((member: { client: string }) => member.client).sort(), ['ops-board-1', 'ops-board-2'])
     t.same(body.search, { clients: 3, users: 2 })
-    t.match(await board.request({ action: 'presence_stats', channel: 'system_alerts', request_id: 'r2' }),
+    t.match(await ask(board, { action: 'presence_stats', channel: 'system_alerts', request_id: 'r2' }),
       { type: 'presence_stats', channel: 'system_alerts', clients: 3, users: 2, request_id: 'r2' })
     t.match(board.frames.find((frame) => frame.type === 'join' && frame.client === 'ops-board-2'), { channel: 'system_alerts' })
-    t.equal((await board.request({ action: 'presence', channel: 'ai_analysis' })).code, 'PRESENCE_NOT_ENABLED')
+    t.equal((await ask(board, { action: 'presence', channel: 'ai_analysis' })).code, 'PRESENCE_NOT_ENABLED')
   })
 
   t.test('stats: the route moved and is protected by its hook, and so is every side route', async (t) => {

@@ -2,8 +2,9 @@
 // a child process killed with SIGKILL, whose members must expire within the stated bound.
 import { test } from 'tap'
 import { existsSync } from 'node:fs'
+import { Redis } from 'ioredis'
 import { join } from 'node:path'
-import { connect, waitUntil, type Client, type Frame } from './helper'
+import { ask, connect, waitUntil, type Client, type Frame } from './helper'
 import { REDIS_SKIP, REDIS_URL, buildCluster, testPrefix } from './redis-helper'
 import { root, spawnChild } from './child'
 import { PRESENCE_MISSED_HEARTBEATS } from '../lib/redis-presence'
@@ -14,7 +15,7 @@ const statsInterval = 200
 const EXPIRY_BOUND = (PRESENCE_MISSED_HEARTBEATS + 1) * statsInterval
 
 async function subscribe (client: Client, channel: string): Promise<void> {
-  const reply = await client.request({ action: 'subscribe', channel })
+  const reply = await ask(client, { action: 'subscribe', channel })
   if (reply.type !== 'subscribed') throw new Error(`subscribe answered ${JSON.stringify(reply)}`)
 }
 
@@ -33,7 +34,7 @@ test('presence is cluster-wide: members and counts of every instance, several ta
   await waitUntil(async () => (await a.app.notifications.presenceStats('board')).clients === 3, 'three sockets counted')
   t.same(await a.app.notifications.presenceStats('board'), { clients: 3, users: 2 })
   t.same(clientsOf(await a.app.notifications.presence('board')), ['alice', 'bob'])
-  const reply = await bob.request({ action: 'presence', channel: 'board', request_id: 'q' })
+  const reply = await ask(bob, { action: 'presence', channel: 'board', request_id: 'q' })
   t.match(reply, { type: 'presence', channel: 'board', total: 2, truncated: false, request_id: 'q' })
   alice.close()
   await waitUntil(async () => (await b.app.notifications.presenceStats('board')).clients === 2, 'one tab of alice closed')
@@ -134,4 +135,32 @@ test('a cluster-wide list is capped by maxListed and says so; info comes from pr
   t.equal(list.total, 3)
   t.equal(list.truncated, true)
   for (const member of list.members) t.same(member.info, { name: `user ${member.client}` })
+})
+
+test('a reconnect to another instance within the grace is no leave and no join', { skip: REDIS_SKIP }, async (t) => {
+  const prefix = testPrefix(t)
+  const [a, b] = await buildCluster(t, 2, { channels, presence: { grace: 1500 } }, { statsInterval, prefix })
+  const redis = new Redis(REDIS_URL)
+  t.teardown(() => redis.disconnect())
+  /** Instances holding gus on room: 2 while a's grace runs, 1 once a wrote its leave. */
+  const holders = async (): Promise<number> => {
+    const keys = await redis.keys(`${prefix}{room}:pi:*`)
+    const held = await Promise.all(keys.map(async (key) => await redis.sismember(key, 'gus')))
+    return held.filter((value) => value === 1).length
+  }
+  const watcher = await connect(t, a.url, '?client_id=watcher')
+  await subscribe(watcher, 'room')
+  const first = await connect(t, a.url, '?client_id=gus')
+  await subscribe(first, 'room')
+  await waitUntil(() => eventsOf(watcher).includes('join gus'), 'gus joined')
+  first.ws.terminate()
+  await first.closed
+  const again = await connect(t, b.url, '?client_id=gus')
+  await subscribe(again, 'room')
+  await waitUntil(async () => await holders() === 2, 'gus held by a (in grace) and b')
+  // Past a's grace: its leave of gus is written, and gus stays a member through b.
+  await waitUntil(async () => await holders() === 1, 'a\'s grace ran out')
+  await watcher.settle()
+  t.same(eventsOf(watcher), ['join watcher', 'join gus'], 'no leave, no second join')
+  t.same(clientsOf(await a.app.notifications.presence('room')), ['gus', 'watcher'])
 })
