@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs'
 import { Redis } from 'ioredis'
 import { join } from 'node:path'
 import { ask, connect, waitUntil, type Client, type Frame } from './helper'
-import { REDIS_SKIP, REDIS_URL, buildCluster, testPrefix } from './redis-helper'
+import { REDIS_SKIP, REDIS_URL, buildCluster, deleteKeys, freePort, kill, startRedis, testPrefix } from './redis-helper'
 import { root, spawnChild } from './child'
 import { PRESENCE_MISSED_HEARTBEATS } from '../lib/redis-presence'
 
@@ -163,4 +163,30 @@ test('a reconnect to another instance within the grace is no leave and no join',
   await watcher.settle()
   t.same(eventsOf(watcher), ['join watcher', 'join gus'], 'no leave, no second join')
   t.same(clientsOf(await a.app.notifications.presence('room')), ['gus', 'watcher'])
+})
+
+test('after Redis lost the presence keys, the next heartbeat writes this instance\'s members again', { skip: REDIS_SKIP }, async (t) => {
+  const prefix = testPrefix(t)
+  const [a] = await buildCluster(t, 1, { channels, presence: { grace: 0 } }, { statsInterval, prefix })
+  const hank = await connect(t, a.url, '?client_id=hank')
+  await subscribe(hank, 'board')
+  await waitUntil(async () => (await a.app.notifications.presenceStats('board')).users === 1, 'hank listed')
+  await deleteKeys(REDIS_URL, prefix)
+  await waitUntil(async () => (await a.app.notifications.presenceStats('board')).users === 0, 'the keys are gone')
+  await waitUntil(async () => clientsOf(await a.app.notifications.presence('board')).includes('hank'), 'hank written again', EXPIRY_BOUND + 2000)
+  t.same(await a.app.notifications.presenceStats('board'), { clients: 1, users: 1 })
+})
+
+test('Redis unreachable: a presence read answers PRESENCE_UNAVAILABLE, the socket stays open', { skip: REDIS_SKIP }, async (t) => {
+  const port = await freePort()
+  const server = await startRedis(port)
+  t.teardown(async () => { await kill(server) })
+  const url = `redis://127.0.0.1:${port}`
+  const [a] = await buildCluster(t, 1, { channels, presence: { grace: 0 } }, { statsInterval, url, prefix: 'p:' })
+  const ivy = await connect(t, a.url, '?client_id=ivy')
+  await subscribe(ivy, 'board')
+  await kill(server)
+  const reply = await ask(ivy, { action: 'presence_stats', channel: 'board', request_id: 'u' })
+  t.match(reply, { type: 'error', code: 'PRESENCE_UNAVAILABLE', request_id: 'u' })
+  t.equal((await ivy.request({ action: 'ping' })).type, 'pong', 'still open')
 })
