@@ -102,7 +102,7 @@ function onFrame (connection: Session, data: RawData, isBinary: boolean): Promis
         `Subscription limit reached: at most ${context.config.maxSubscriptionsPerConnection} channels per connection`, frame.id)
       return
     }
-    if (context.presence?.tracker.full(channel, connection.clientId) === true && context.presence.declarationOf(channel) !== undefined) {
+    if (context.presence?.tracker.full(channel, connection.clientId) === true) {
       sendError(hub, connection, 'CHANNEL_FULL', `Channel ${channel} has its presence.maxMembers members: no new member now`, frame.id)
       return
     }

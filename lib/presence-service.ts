@@ -7,7 +7,7 @@ import type { ChannelConfig } from './options'
 import type { Connection, Hub, MembershipObserver } from './hub'
 import type { PresenceConfig } from './presence-options'
 import { encodeMessage } from './sender'
-import { PresenceTracker, localSource, type MemberSocket, type PresenceSink, type PresenceSource } from './presence'
+import { PresenceTracker, localSource, type PresenceSink, type PresenceSource } from './presence'
 
 /** The join/leave frame of one member: serialized once, fanned out to the channel's subscribers. */
 export function joinLeaveFrame (type: 'join' | 'leave', channel: string, client: string, info: unknown): string {
@@ -48,12 +48,13 @@ export class PresenceService implements MembershipObserver {
     return config?.presence === true ? config : undefined
   }
 
+  // A socket's `identity` (connection.ts's Session) is read by the tracker for presence.info.
   joined (connection: Connection, channel: string): void {
-    if (this.declarationOf(channel) !== undefined) this.tracker.add(connection as Connection & MemberSocket, channel)
+    if (this.declarationOf(channel) !== undefined) this.tracker.add(connection, channel)
   }
 
   left (connection: Connection, channel: string): void {
-    if (this.declarationOf(channel) !== undefined) this.tracker.remove(connection as Connection & MemberSocket, channel)
+    if (this.declarationOf(channel) !== undefined) this.tracker.remove(connection, channel)
   }
 
   /**

@@ -123,7 +123,8 @@ export class RedisPresence implements ClusterPresence {
     const total = await this.#redis.hlen(key)
     const clients: string[] = []
     if (total <= this.#maxListed) {
-      clients.push(...await this.#redis.hkeys(key))
+      // It may have grown since HLEN: still at most maxListed.
+      clients.push(...(await this.#redis.hkeys(key)).slice(0, this.#maxListed))
     } else {
       // HSCAN in steps, never the whole hash at once: a reply holds at most maxListed members.
       let cursor = '0'
