@@ -1,6 +1,7 @@
 // Presence on one instance (issue 13): who is on a channel, how many, join/leave, over real sockets.
 import { test } from 'tap'
 import Fastify from 'fastify'
+import { Parser } from '@asyncapi/parser'
 import notifications from '../lib/index'
 import { PresenceTracker } from '../lib/presence'
 import { ask, build, connect, fetchStats, waitUntil, type Client, type Frame } from './helper'
@@ -221,4 +222,6 @@ test('AsyncAPI documents the presence frames only when some channel has presence
   const without = await fetchStats(plain.http, '/ws/asyncapi.json')
   t.same(Object.keys(without.components.messages).filter((key) => /presence|join/.test(key)), [])
   t.notOk(without.operations.presence)
+  const { diagnostics } = await new Parser().parse(JSON.stringify(document))
+  t.same(diagnostics.map((d) => `${d.code}: ${d.message} at ${d.path.join('.')}`), [], 'the document with presence parses without diagnostics')
 })
