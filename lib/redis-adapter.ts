@@ -335,7 +335,7 @@ class RedisAdapter implements Adapter {
     this.#errorLogged = false
     if (this.#started) {
       this.#readAll()
-      this.presence?.heartbeat().catch(this.#onError)
+      this.presence?.heartbeat().then(async () => await this.presence?.resync()).catch(this.#onError)
     }
   }
 

@@ -8,8 +8,8 @@
 // older than 4 x statsInterval. So a dead instance's members leave at most 5 x statsInterval after
 // its last heartbeat (4 intervals of silence, plus at most one until the next heartbeat of a live
 // instance). An instance that was dropped while alive (its event loop stalled, Redis was away)
-// finds itself unlisted at its next heartbeat and writes its members again; so it does after
-// Redis comes back.
+// finds itself unlisted at its next heartbeat and writes its members again; after Redis comes
+// back, each instance makes Redis hold what it holds (resync): a leave lost meanwhile is made.
 import { createHash } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import type { AdapterContext } from './adapter'
@@ -161,10 +161,30 @@ export class RedisPresence implements ClusterPresence {
     if (this.#redis.status !== 'ready') return
     const added = await this.#run(SCRIPTS.heartbeat, [this.#aliveKey],
       [this.#prefix, this.events, new Date().toISOString(), this.#instance, this.#interval * PRESENCE_MISSED_HEARTBEATS])
-    if (added === 1 && this.#tracker !== null) {
-      for (const [channel, clientId, info] of this.#tracker.members()) this.joined(channel, clientId, info)
-      for (const [channel] of this.#tracker.entries()) this.socketsChanged(channel, this.#tracker.counts(channel).clients)
+    if (added === 1) await this.resync()
+  }
+
+  /**
+   * Makes what Redis holds for this instance what its tracker holds: members it lost are written
+   * again, members it kept after a leave that never reached it (Redis was away) leave now.
+   */
+  async resync (): Promise<void> {
+    const tracker = this.#tracker
+    if (tracker === null || this.#redis.status !== 'ready') return
+    const local = new Map<string, Set<string>>()
+    for (const [channel, clientId] of tracker.members()) {
+      const members = local.get(channel)
+      if (members === undefined) local.set(channel, new Set([clientId]))
+      else members.add(clientId)
     }
+    for (const channel of await this.#redis.smembers(this.#chansKey)) {
+      for (const clientId of await this.#redis.smembers(this.#key(channel, `pi:${this.#instance}`))) {
+        if (local.get(channel)?.has(clientId) !== true) this.left(channel, clientId)
+      }
+      if (!local.has(channel)) this.socketsChanged(channel, 0)
+    }
+    for (const [channel, clientId, info] of tracker.members()) this.joined(channel, clientId, info)
+    for (const [channel] of tracker.entries()) this.socketsChanged(channel, tracker.counts(channel).clients)
   }
 
   /** Stops the heartbeat; this instance's members leave the cluster now (when Redis can be reached). */

@@ -190,3 +190,22 @@ test('Redis unreachable: a presence read answers PRESENCE_UNAVAILABLE, the socke
   t.match(reply, { type: 'error', code: 'PRESENCE_UNAVAILABLE', request_id: 'u' })
   t.equal((await ivy.request({ action: 'ping' })).type, 'pong', 'still open')
 })
+
+test('a leave Redis never got (it was away) is made when the instance resyncs', { skip: REDIS_SKIP }, async (t) => {
+  const prefix = testPrefix(t)
+  const [a] = await buildCluster(t, 1, { channels, presence: { grace: 0 } }, { statsInterval, prefix })
+  const redis = new Redis(REDIS_URL)
+  t.teardown(() => redis.disconnect())
+  const watcher = await connect(t, a.url, '?client_id=watcher')
+  await subscribe(watcher, 'room')
+  await waitUntil(async () => (await a.app.notifications.presenceStats('room')).users === 1, 'watcher listed')
+  // A member this instance no longer has, still held for it in Redis: what a lost LEAVE leaves behind.
+  const [instance] = await redis.zrange(`${prefix}presence:alive`, 0, -1)
+  await redis.multi().sadd(`${prefix}{room}:pi:${instance}`, 'ghost').hincrby(`${prefix}{room}:pc`, 'ghost', 1).exec()
+  t.same(clientsOf(await a.app.notifications.presence('room')), ['ghost', 'watcher'])
+  // Unlisted, as after an outage: the next heartbeat resyncs.
+  await redis.zrem(`${prefix}presence:alive`, instance)
+  await waitUntil(async () => !clientsOf(await a.app.notifications.presence('room')).includes('ghost'), 'the ghost left', EXPIRY_BOUND + 2000)
+  await waitUntil(() => eventsOf(watcher).includes('leave ghost'), 'its leave was delivered')
+  t.same(clientsOf(await a.app.notifications.presence('room')), ['watcher'])
+})
