@@ -6,7 +6,7 @@
 // The server's host is the placeholder `{host}` (a server variable): echoing the request's Host
 // header would let whoever sends it write into the document (issue 18.6).
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import type { TSchema } from '@sinclair/typebox'
+import type { EventSchema } from './event-schema'
 import type { Config } from './options'
 import { isChannelPattern } from './auth'
 import {
@@ -35,12 +35,12 @@ const CLOSE_CODES = `| code | meaning |
 | 1013 | try again later: connection limit reached, or the client reads too slowly |`
 
 /** A TypeBox schema as plain JSON Schema: its symbol keys (Kind, Optional) dropped. */
-function plain (schema: TSchema | JsonSchema): JsonSchema {
+function plain (schema: EventSchema | JsonSchema): JsonSchema {
   return JSON.parse(JSON.stringify(schema)) as JsonSchema
 }
 
 /** An object schema with some properties replaced (and made required). */
-function withProperties (base: TSchema, properties: Record<string, JsonSchema>, drop: readonly string[] = []): JsonSchema {
+function withProperties (base: EventSchema, properties: Record<string, JsonSchema>, drop: readonly string[] = []): JsonSchema {
   const schema = plain(base)
   const own = { ...(schema.properties as Record<string, JsonSchema>) }
   for (const key of drop) delete own[key]

@@ -1,7 +1,6 @@
 // Registration options: checked first (every message names the option and what it accepts),
 // then filled with defaults once into a frozen config that the rest of the plugin reads.
-import type { TSchema } from '@sinclair/typebox'
-import { KindGuard } from '@sinclair/typebox'
+import { isEventSchema, type EventSchema } from './event-schema'
 import type { NotificationsOptions, StatsRouteOptions } from '../types/index'
 import { FST_WS_NOTIFY_INVALID_OPTION } from './errors'
 import { CHANNEL_NAME_MAX } from './protocol'
@@ -15,7 +14,7 @@ import type { Registry } from 'prom-client'
 export interface ChannelConfig {
   readonly name: string
   /** Declared event types and their schemas; null when any type and any data is accepted. */
-  readonly events: ReadonlyMap<string, TSchema> | null
+  readonly events: ReadonlyMap<string, EventSchema> | null
   /** Kept history (ttl 0: no ttl); null when the channel keeps none. */
   readonly history: HistoryConfig | null
   /** A new subscriber receives the channel's last message right after `subscribed`. */
@@ -161,10 +160,10 @@ function readChannels (channels: unknown, defaultHistory: HistoryConfig | null =
       if (typeof events !== 'object' || events === null || Array.isArray(events)) {
         fail(`channels.${name}.events must be a map from event type to TypeBox schema; got ${describe(events)}`)
       }
-      const schemas = new Map<string, TSchema>()
+      const schemas = new Map<string, EventSchema>()
       for (const [type, schema] of Object.entries(events)) {
-        if (!KindGuard.IsSchema(schema)) {
-          fail(`channels.${name}.events.${type} must be a TypeBox schema (Type.Object(...), ...); got ${describe(schema)}`)
+        if (!isEventSchema(schema)) {
+          fail(`channels.${name}.events.${type} must be a TypeBox schema (Type.Object(...), ...; @sinclair/typebox 0.34 or typebox 1.x); got ${describe(schema)}`)
         }
         schemas.set(type, schema)
       }

@@ -34,13 +34,48 @@ declare namespace fastifyWsNotify {
   export interface NotifyRegistry {}
 
   /**
-   * A TypeBox schema (any `TSchema`), typed by its phantom `static` member rather than by TypeBox's
-   * `Kind` symbol: ES-module and CommonJS programs load different copies of TypeBox's declarations,
-   * whose symbols differ, and a schema from either must fit.
+   * A TypeBox schema of either line: 0.34 (`@sinclair/typebox`), typed by its phantom `static`
+   * member rather than by TypeBox's `Kind` symbol (ES-module and CommonJS programs load different
+   * copies of TypeBox's declarations, whose symbols differ), or 1.x (`typebox`), marked by `~kind`.
    */
-  export interface EventSchema {
-    readonly static: unknown
-  }
+  export type EventSchema = { readonly static: unknown } | { readonly '~kind': string }
+
+  /**
+   * The data type of an event schema: 0.34's `static`, or for TypeBox 1 (which has no phantom
+   * member) read from the JSON Schema shape its types carry, so that these declarations compile
+   * without the `typebox` package. Kinds not read here (Codec, Cyclic, Ref, ...) give `unknown`.
+   */
+  export type StaticOf<S> = S extends { readonly static: infer Data } ? Data : TypeBox1Static<S>
+
+  type TypeBox1Static<S> =
+    S extends { readonly const: infer Value } ? Value
+      : S extends { readonly enum: ReadonlyArray<infer Value> } ? Value
+        : S extends { readonly anyOf: ReadonlyArray<infer Member> } ? TypeBox1Static<Member>
+          : S extends { readonly allOf: infer Members extends readonly unknown[] } ? TypeBox1Intersect<Members>
+            : S extends { readonly type: 'array', readonly items: infer Items } ? TypeBox1Items<Items>
+              : S extends { readonly type: 'object', readonly properties: infer Properties } ? TypeBox1Object<Properties>
+                : S extends { readonly type: 'object', readonly patternProperties: Record<string, infer Value> } ? Record<string, TypeBox1Static<Value>>
+                  : S extends { readonly type: 'string' } ? string
+                    : S extends { readonly type: 'integer' | 'number' } ? number
+                      : S extends { readonly type: 'boolean' } ? boolean
+                        : S extends { readonly type: 'null' } ? null
+                          : unknown
+
+  type TypeBox1Items<Items> = Items extends readonly unknown[]
+    ? { -readonly [I in keyof Items]: TypeBox1Static<Items[I]> }
+    : Array<TypeBox1Static<Items>>
+
+  type TypeBox1Intersect<Members extends readonly unknown[]> =
+    Members extends readonly [infer First, ...infer Rest] ? TypeBox1Static<First> & TypeBox1Intersect<Rest> : unknown
+
+  type TypeBox1OptionalKeys<P> = { [K in keyof P]: P[K] extends { readonly '~optional': true } ? K : never }[keyof P]
+
+  type TypeBox1Object<P> = Flatten<
+    { [K in Exclude<keyof P, TypeBox1OptionalKeys<P>>]: TypeBox1Static<P[K]> } &
+    { [K in TypeBox1OptionalKeys<P>]?: TypeBox1Static<P[K]> }
+  >
+
+  type Flatten<T> = { [K in keyof T]: T[K] } & {}
 
   /** One channel: its event types with a TypeBox schema for each. Without `events`, any type and any JSON data. */
   export interface ChannelDeclaration {
@@ -286,7 +321,7 @@ declare namespace fastifyWsNotify {
   type ChannelKey<K> = K extends `${infer Prefix}*` ? (Prefix extends '' ? K : `${Prefix}${string}`) : K
 
   type EventsOfDeclaration<D> = D extends { readonly events: infer E }
-    ? { [T in keyof E]: E[T] extends { readonly static: infer Data } ? Data : never }
+    ? { [T in keyof E]: StaticOf<E[T]> }
     : AnyEvents
 
   /**
