@@ -64,3 +64,9 @@ export const FST_WS_NOTIFY_INVALID_CLOSE = createError(
 export const FST_WS_NOTIFY_BROKER_TIMEOUT = createError(
   'FST_WS_NOTIFY_BROKER_TIMEOUT',
   'The broker (Redis) did not confirm the message: %s. It may still be delivered; a retry may deliver it twice', 504)
+
+/** @fastify/websocket registered after this plugin, which had already registered it. */
+export const FST_WS_NOTIFY_WEBSOCKET_ORDER = createError(
+  'FST_WS_NOTIFY_WEBSOCKET_ORDER',
+  '@fastify/websocket was registered after fastify-ws-notify, which already registered it (a second one would answer every upgrade twice). ' +
+  'Register @fastify/websocket before fastify-ws-notify to give it options, or not at all: your { websocket: true } routes already work', 500)

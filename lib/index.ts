@@ -19,6 +19,7 @@ import { startHeartbeat } from './heartbeat'
 import { closeAllConnections, UnfinishedSockets } from './shutdown'
 import { registerRoutes } from './routes'
 import { onWebSocketError } from './socket-errors'
+import { refuseLaterWebSocket } from './websocket-order'
 import { registerDashboard } from './dashboard'
 import { registerAsyncApi } from './asyncapi'
 import { registerMetrics } from './metrics'
@@ -85,6 +86,7 @@ async function plugin (fastify: FastifyInstance, options: NotificationsOptions):
       errorHandler: onWebSocketError,
       options: { maxPayload: config.maxPayload, perMessageDeflate: false }
     })
+    refuseLaterWebSocket(fastify)
   }
   // When the app registered @fastify/websocket itself, its preClose runs first; ours still
   // bounds shutdown by closeTimeout.
