@@ -31,6 +31,7 @@ import * as errors from './errors'
 // Broker adapter and external publisher: ioredis is loaded only when a URL is given.
 import { redisAdapter } from './redis-adapter'
 import { createPublisher as createExternalPublisher } from './external-publisher'
+import { defineChannels } from './declarations'
 
 /**
  * Listener added once closing: Fastify answers an upgrade with 503 synchronously, skipping
@@ -148,7 +149,7 @@ async function plugin (fastify: FastifyInstance, options: NotificationsOptions):
 const notifications = fp(plugin, { fastify: '5.x', name: 'fastify-ws-notify' })
 
 export default notifications
-export { notifications, errors, redisAdapter, createExternalPublisher as createPublisher }
+export { notifications, errors, redisAdapter, createExternalPublisher as createPublisher, defineChannels }
 
 // CommonJS: `require('fastify-ws-notify')` is the plugin itself, with the named exports on it.
-module.exports = Object.assign(notifications, { default: notifications, notifications, errors, redisAdapter, createPublisher: createExternalPublisher })
+module.exports = Object.assign(notifications, { default: notifications, notifications, errors, redisAdapter, createPublisher: createExternalPublisher, defineChannels })

@@ -476,6 +476,19 @@ class RedisAdapter implements Adapter {
     pending.resolve(count)
   }
 
+  /** History channels whose publisher was seen without their history, warned about once. */
+  readonly #warnedWithoutOffset = new Set<string>()
+
+  /**
+   * A message without offset on a channel this instance keeps history for: its publisher (a
+   * createPublisher) was given other declarations. Delivered live, but no client can resume it.
+   */
+  #warnWithoutOffset (channel: string): void {
+    if (this.#warnedWithoutOffset.has(channel)) return
+    this.#warnedWithoutOffset.add(channel)
+    this.#log.warn({ channel }, 'fastify-ws-notify: a message without offset on a channel with history: give createPublisher the same declarations as the instances (defineChannels), history included')
+  }
+
   #onMessage (pubsub: string, payload: string): void {
     const direct = pubsub === this.#layout.directChannel
     const channel = direct ? undefined : this.#layout.byPubsub.get(pubsub)
@@ -493,6 +506,7 @@ class RedisAdapter implements Adapter {
       return
     }
     if (header[0] === 'c' && header.length === 2) {
+      if (this.#feeds.has(channel)) this.#warnWithoutOffset(channel)
       this.#settle(header[1], deliverLocally(this.#hub, { kind: 'channel', channel }, json))
       return
     }

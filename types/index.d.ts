@@ -309,6 +309,17 @@ declare namespace fastifyWsNotify {
 
   /** The Redis adapter: every instance sharing Redis (and `keyPrefix`) delivers every notification. */
   export function redisAdapter (options: RedisAdapterOptions): AdapterFactory
+  /** `defineChannels` defaults, folded into each channel's declaration. */
+  export interface ChannelDefaults {
+    /** History of every channel whose declaration does not say `history` (namespaces excepted). */
+    history?: HistoryOptions | false
+  }
+
+  /**
+   * One declarations object for the instances and `createPublisher` alike: `defaults.history` is
+   * folded into each channel, so a worker's messages to those channels get offsets too. Typed as given.
+   */
+  export function defineChannels<const C extends Readonly<Record<string, ChannelDeclaration>>> (channels: C, defaults?: ChannelDefaults): C
   /** Publishes to a cluster through Redis, with the same typing and validation as `app.notify`. */
   export function createPublisher<const C extends ChannelsOption> (options: ExternalPublisherOptions<C>): ExternalPublisher<C>
 

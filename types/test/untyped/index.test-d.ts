@@ -1,6 +1,6 @@
 // Without a NotifyRegistry merge, notify takes (string, string, unknown).
 import Fastify from 'fastify'
-import notifications, { createPublisher, redisAdapter, type NotificationStats, type NotificationsOptions } from 'fastify-ws-notify'
+import notifications, { createPublisher, defineChannels, redisAdapter, type NotificationStats, type NotificationsOptions } from 'fastify-ws-notify'
 import { Type } from '@sinclair/typebox'
 import { Redis } from 'ioredis'
 
@@ -87,3 +87,20 @@ publisher.notify('jobs', 'job_done', { id: 1 })
 // @ts-expect-error the channel is not declared
 publisher.notify('nope', 'job_done', { id: 'j1' })
 const closing: Promise<void> = publisher.close()
+
+// defineChannels: one declarations object for the plugin and createPublisher, typed as given.
+const shared = defineChannels({
+  orders: { events: { created: Type.Object({ id: Type.String() }) } },
+  live: { history: false }
+}, { history: { size: 100 } })
+app.register(notifications, { channels: shared, adapter: redisAdapter({ redis: 'redis://127.0.0.1:6379' }) })
+const worker = createPublisher({ redis: 'redis://127.0.0.1:6379', channels: shared })
+worker.notify('orders', 'created', { id: 'o1' })
+// @ts-expect-error id is a string
+worker.notify('orders', 'created', { id: 1 })
+// @ts-expect-error the channel is not declared
+worker.notify('nope', 'created', { id: 'o1' })
+// @ts-expect-error defaults take history only
+defineChannels({ a: {} }, { size: 1 })
+// @ts-expect-error a declaration is an object
+defineChannels({ a: 1 })
