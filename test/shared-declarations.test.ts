@@ -11,6 +11,7 @@ import notifications from '../lib/index'
 import { redisAdapter } from '../lib/redis-adapter'
 import { REDIS_SKIP as skip, REDIS_URL, buildCluster, notificationsOf, subscribed, testPrefix } from './redis-helper'
 import { connect } from './helper'
+import type { ChannelDeclaration } from '../types/index'
 
 const channels = defineChannels({
   orders: { events: { created: Type.Object({ id: Type.String() }) } },
@@ -19,9 +20,10 @@ const channels = defineChannels({
 }, { history: { size: 100 } })
 
 test('defineChannels folds the default history into each channel but namespaces and explicit ones', async (t) => {
-  t.same(channels.orders.history, { size: 100 })
-  t.equal(channels.audit.history, false)
-  t.notOk('history' in channels['user:*'])
+  const declared: Readonly<Record<string, ChannelDeclaration>> = channels
+  t.same(declared.orders.history, { size: 100 })
+  t.equal(declared.audit.history, false)
+  t.notOk('history' in declared['user:*'])
   t.ok(Object.isFrozen(channels))
   t.throws(() => defineChannels({ a: {} }, { size: 1 } as never), { code: 'FST_WS_NOTIFY_INVALID_OPTION', message: /unknown default "size"/ })
   t.throws(() => defineChannels(['a'] as never), { code: 'FST_WS_NOTIFY_INVALID_OPTION' })
