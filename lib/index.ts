@@ -97,12 +97,13 @@ async function plugin (fastify: FastifyInstance, options: NotificationsOptions):
   fastify.addHook('onClose', async () => { unfinished.stop() })
 
   const heartbeat = startHeartbeat(hub, config.heartbeatInterval, config.idleTimeout)
-  const { notify, sendTo } = createPublisher({
+  const { notify, sendTo, broadcast } = createPublisher({
     registry, adapter, counters: hub.counters, maxMessageSize: config.maxMessageSize, isClosing, history
   })
   const api: NotificationsApi = {
     notify: notify as NotifyFunction,
     sendTo,
+    broadcast,
     stats: () => hub.stats(),
     channels: () => [...registry.names],
     disconnect (clientId, code = CloseCode.NORMAL, reason = '') {

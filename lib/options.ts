@@ -10,6 +10,7 @@ import type { LimitsConfig } from './limits'
 import { isHostname, isOrigin, normalizeOrigin, type HostPolicy, type OriginPolicy } from './origin'
 import type { RateLimitConfig } from './rate-limit'
 import type { Registry } from 'prom-client'
+import { readHooks, type LifecycleHooks } from './lifecycle'
 
 export interface ChannelConfig {
   readonly name: string
@@ -48,6 +49,8 @@ export interface Config extends HardeningConfig, ObservabilityConfig {
   readonly slowConsumer: 'close' | 'drop'
   /** A broker adapter (Redis); null for the in-memory default. */
   readonly adapter: AdapterFactory | null
+  /** Lifecycle hooks (lifecycle.ts); null when none is given. */
+  readonly hooks: Readonly<LifecycleHooks> | null
 }
 
 /** Options read by readObservability() at the end of this file. */
@@ -67,7 +70,7 @@ const REGISTER_OPTIONS = ['prefix', 'logLevel', 'logSerializers']
 
 const KNOWN_OPTIONS = new Set([
   'channels', 'path', 'stats', 'heartbeatInterval', 'idleTimeout', 'maxPayload', 'maxMessageSize',
-  'closeTimeout', 'maxBufferedBytes', 'slowConsumer', 'history', 'adapter',
+  'closeTimeout', 'maxBufferedBytes', 'slowConsumer', 'history', 'adapter', 'hooks',
   ...HARDENING_OPTIONS, ...OBSERVABILITY_OPTIONS, ...REGISTER_OPTIONS
 ])
 
@@ -284,6 +287,7 @@ export function buildConfig (input: NotificationsOptions | undefined): Config {
     maxBufferedBytes: integerOption(options, 'maxBufferedBytes', 1024 * 1024, 1),
     slowConsumer,
     adapter,
+    hooks: readHooks(options.hooks),
     ...readHardening(options),
     ...readObservability(options)
   })

@@ -253,10 +253,12 @@ export class RedisLayout {
    * Puts one serialized envelope into Redis along its route, tagged with `tag` so its publisher
    * recognizes it when it comes back. Resolves with the number of subscribed instances.
    * Payloads: `h EPOCH OFFSET TAG\nJSON` (history), `c TAG\nJSON`, `d CLIENT_ID TAG\nJSON`, and
-   * `n TAG REST\nJSON` on a namespace's channel (REST: what its `*` stands for; no history).
+   * `n TAG REST\nJSON` on a namespace's channel (REST: what its `*` stands for; no history);
+   * `b TAG\nJSON` on the direct channel is a broadcast (an older instance ignores it).
    */
   async send (client: Redis, route: Route, json: string, tag: string): Promise<number> {
     if (route.kind === 'client') return await client.publish(this.directChannel, `d ${route.clientId} ${tag}\n${json}`)
+    if (route.kind === 'all') return await client.publish(this.directChannel, `b ${tag}\n${json}`)
     const channel = route.channel
     const declared = isChannelPattern(channel) ? undefined : this.#channels.get(channel)
     if (declared === undefined) {
@@ -501,6 +503,10 @@ class RedisAdapter implements Adapter {
     const header = payload.slice(0, newline).split(' ')
     const json = payload.slice(newline + 1)
     if (channel === undefined) {
+      if (header[0] === 'b' && header.length === 2) {
+        this.#settle(header[1], deliverLocally(this.#hub, { kind: 'all' }, json))
+        return
+      }
       if (header[0] !== 'd' || header.length !== 3) return
       this.#settle(header[2], deliverLocally(this.#hub, { kind: 'client', clientId: header[1] }, json))
       return

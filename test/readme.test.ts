@@ -10,7 +10,7 @@ import { promisify } from 'node:util'
 import ts from 'typescript'
 import type { FastifyInstance } from 'fastify'
 import WebSocket from 'ws'
-import { Client } from './helper'
+import { Client, waitUntil } from './helper'
 import { REDIS_SKIP, testPrefix } from './redis-helper'
 
 const run = promisify(execFile)
@@ -62,7 +62,7 @@ async function load (t: Test, name: string, replace: Record<string, string> = {}
 test('README blocks', async (t) => {
   rmSync(workDir, { recursive: true, force: true })
   mkdirSync(workDir, { recursive: true })
-  t.same([...blocks.keys()].sort(), ['api', 'per-user', 'stats', 'usage', 'worker'], 'every runnable block is exercised below')
+  t.same([...blocks.keys()].sort(), ['api', 'hooks', 'per-user', 'stats', 'usage', 'worker'], 'every runnable block is exercised below')
 
   t.test('each block type-checks alone, as an ES module importing the package', async (t) => {
     for (const [name, source] of blocks) {
@@ -162,5 +162,22 @@ test('README blocks', async (t) => {
     await again.waitFor(1)
     t.match(await again.request({ action: 'subscribe', channel: 'orders', since: { offset: 1, epoch: subscribed.epoch } }), { recovered: true })
     t.match((await again.waitFor(3))[2], { data: { id: '43' }, offset: 2 })
+  })
+
+  t.test('hooks: a connect is welcomed directly and tracked, a disconnect untracked; broadcast reaches a socket without subscriptions', async (t) => {
+    const { app, url, exports } = await load(t, 'hooks')
+    const online = exports.online as Set<string>
+    const client = new Client(`${url}/ws?token=token-of-alice`)
+    t.teardown(() => client.ws.terminate())
+    const [connected, welcome] = await client.waitFor(2)
+    t.equal(connected.type, 'connected')
+    t.match(welcome, { type: 'welcome', data: { name: 'Alice' } })
+    t.same([...online], ['alice'])
+    const response = await app.inject({ method: 'POST', url: '/maintenance' })
+    t.same(response.json(), { delivered: 1 })
+    t.match((await client.waitFor(3))[2], { type: 'maintenance', data: { at: '22:00 UTC' }, broadcast: true })
+    client.close()
+    await client.closed
+    await waitUntil(() => online.size === 0, 'onDisconnect')
   })
 })

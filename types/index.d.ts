@@ -29,9 +29,56 @@ declare namespace fastifyWsNotify {
    *     interface NotifyRegistry { channels: typeof channels }
    *   }
    *
-   * Left empty, `notify` accepts `(string, string, unknown)`.
+   * Left empty, `notify` accepts `(string, string, unknown)`. Other keys, each optional:
+   * `identity` (what `authenticate` returns, given to `authorize` and the `hooks`; it must extend
+   * `Identity`), `directEvents` (event type -> data type of `sendTo`) and `broadcastEvents` (of
+   * `broadcast`), for example `{ directEvents: { order_shipped: { id: string } } }`.
    */
   export interface NotifyRegistry {}
+
+  /** The identity type: NotifyRegistry's `identity`, or `Identity`. */
+  export type RegisteredIdentity = NotifyRegistry extends { identity: infer I extends Identity } ? I : Identity
+
+  /** `sendTo` typed by an events map (type -> data). */
+  export interface TypedSendTo<E> {
+    <T extends keyof E & string>(clientId: string, type: T, data: E[T]): Promise<number>
+  }
+
+  /** `broadcast` typed by an events map (type -> data). */
+  export interface TypedBroadcast<E> {
+    <T extends keyof E & string>(type: T, data: E[T]): Promise<number>
+  }
+
+  /** The type of `sendTo`: typed when NotifyRegistry declares `directEvents`. */
+  export type SendToFunction = NotifyRegistry extends { directEvents: infer E } ? TypedSendTo<E> : (clientId: string, type: string, data: unknown) => Promise<number>
+
+  /** The type of `broadcast`: typed when NotifyRegistry declares `broadcastEvents`. */
+  export type BroadcastFunction = NotifyRegistry extends { broadcastEvents: infer E } ? TypedBroadcast<E> : (type: string, data: unknown) => Promise<number>
+
+  /** What every lifecycle hook is given about its socket. */
+  export interface SocketContext<I = RegisteredIdentity> {
+    readonly clientId: string
+    /** What `authenticate` returned (the client id itself without `authenticate`). */
+    readonly identity: I
+    /** The upgrade request. */
+    readonly request: FastifyRequest
+  }
+
+  /**
+   * `hooks` option. Each runs after the fact (the `connected` or `subscribed` reply is written, the
+   * socket closed); an async hook is not awaited, and whatever a hook throws or rejects with is
+   * logged at error level, never thrown into the socket.
+   */
+  export interface LifecycleHooks<I = RegisteredIdentity> {
+    /** A socket was accepted (after `authenticate`), its `connected` frame written. */
+    onConnect?: (context: SocketContext<I>) => void | Promise<void>
+    /** A socket closed, with its close code and reason. Not preceded by onUnsubscribe for the channels it held. */
+    onDisconnect?: (context: SocketContext<I>, code: number, reason: string) => void | Promise<void>
+    /** A socket joined a channel it did not hold (after `authorize`). */
+    onSubscribe?: (context: SocketContext<I>, channel: string) => void | Promise<void>
+    /** A socket left a channel it held, by an `unsubscribe` frame. */
+    onUnsubscribe?: (context: SocketContext<I>, channel: string) => void | Promise<void>
+  }
 
   /**
    * A TypeBox schema of either line: 0.34 (`@sinclair/typebox`), typed by its phantom `static`
@@ -145,14 +192,16 @@ declare namespace fastifyWsNotify {
      * Fastify's error handler with its `statusCode`. The identity's id is the client id; a
      * `client_id` query is then ignored. Default: none (the client id is whatever the client claims).
      */
-    authenticate?: (request: FastifyRequest) => AuthenticateResult | Promise<AuthenticateResult>
+    authenticate?: (request: FastifyRequest) => AuthenticateResult<RegisteredIdentity> | Promise<AuthenticateResult<RegisteredIdentity>>
     /**
      * Runs on every `subscribe` (not for channels the socket already holds). Only `true` allows;
      * anything else, or a rejection, is a `FORBIDDEN` error. Replies of one socket stay in the order
      * its frames were sent, even while this is pending. Default: declared channels are open to all,
      * a namespace channel (`user:*`) only to the identity it names (`user:42` for identity `42`).
      */
-    authorize?: (identity: Identity, channel: string, request: FastifyRequest) => boolean | Promise<boolean>
+    authorize?: (identity: RegisteredIdentity, channel: string, request: FastifyRequest) => boolean | Promise<boolean>
+    /** Server-side lifecycle hooks: onConnect, onDisconnect, onSubscribe, onUnsubscribe. Default: none. */
+    hooks?: LifecycleHooks
     /**
      * Origins (`https://app.example.com`) allowed to open sockets besides same-origin pages and
      * non-browser clients (no `Origin` header), or a function deciding per origin. Others get HTTP 403.
@@ -216,7 +265,7 @@ declare namespace fastifyWsNotify {
   export type Identity = string | { readonly id: string }
 
   /** What `authenticate` returns: the identity, or `null`/`false`/`undefined` to refuse (HTTP 401). */
-  export type AuthenticateResult = Identity | null | false | undefined
+  export type AuthenticateResult<I = Identity> = I | null | false | undefined
 
   /** The JSON body of `GET ${path}/stats`. */
   export interface NotificationStats {
@@ -302,7 +351,9 @@ declare namespace fastifyWsNotify {
   /** notify() and sendTo() from a process without Fastify; each resolves with the number of instances reached. */
   export interface ExternalPublisher<C extends ChannelsOption> {
     notify: TypedNotify<ChannelEvents<C>>
-    sendTo (clientId: string, type: string, data: unknown): Promise<number>
+    sendTo: SendToFunction
+    /** To every socket of every instance, subscribed or not. */
+    broadcast: BroadcastFunction
     /** Closes the Redis client if the publisher opened it from a URL. */
     close (): Promise<void>
   }
@@ -393,7 +444,12 @@ declare namespace fastifyWsNotify {
     /** Same as `app.notify`. */
     notify: NotifyFunction
     /** Direct message to every socket of one client id; resolves with the number of sockets written. */
-    sendTo (clientId: string, type: string, data: unknown): Promise<number>
+    sendTo: SendToFunction
+    /**
+     * `{type, data, broadcast: true}` to every socket (of every instance with a broker adapter),
+     * whatever it subscribed to; resolves with the number of sockets written on this instance.
+     */
+    broadcast: BroadcastFunction
     /** The figures of `GET ${path}/stats`. */
     stats (): NotificationStats
     /** Declared channel names. */
@@ -402,8 +458,27 @@ declare namespace fastifyWsNotify {
     disconnect (clientId: string, code?: number, reason?: string): number
   }
 
-  /** The error constructors of lib/errors.ts, by code. */
-  export const errors: Readonly<Record<string, new (...args: unknown[]) => Error & { code: string, statusCode?: number }>>
+  /** Every code of the plugin's errors (lib/errors.ts). */
+  export type ErrorCode =
+    | 'FST_WS_NOTIFY_INVALID_OPTION' | 'FST_WS_NOTIFY_ALREADY_REGISTERED' | 'FST_WS_NOTIFY_UNKNOWN_CHANNEL'
+    | 'FST_WS_NOTIFY_UNKNOWN_EVENT' | 'FST_WS_NOTIFY_INVALID_PAYLOAD' | 'FST_WS_NOTIFY_MESSAGE_TOO_LARGE'
+    | 'FST_WS_NOTIFY_UNSERIALIZABLE' | 'FST_WS_NOTIFY_INVALID_CLIENT_ID' | 'FST_WS_NOTIFY_INVALID_TYPE'
+    | 'FST_WS_NOTIFY_CLOSED' | 'FST_WS_NOTIFY_INVALID_IDENTITY' | 'FST_WS_NOTIFY_BROKER_UNAVAILABLE'
+    | 'FST_WS_NOTIFY_MISSING_IOREDIS' | 'FST_WS_NOTIFY_INVALID_CLOSE' | 'FST_WS_NOTIFY_BROKER_TIMEOUT'
+    | 'FST_WS_NOTIFY_WEBSOCKET_ORDER'
+
+  /** One error of the plugin: an Error with its code (and the HTTP status Fastify answers with). */
+  export type NotifyError<C extends ErrorCode = ErrorCode> = Error & { readonly code: C, readonly statusCode?: number }
+
+  /** An error constructor of lib/errors.ts (@fastify/error): `new`, call, and `instanceof` narrow to its code. */
+  export interface NotifyErrorConstructor<C extends ErrorCode> {
+    new (...args: unknown[]): NotifyError<C>
+    (...args: unknown[]): NotifyError<C>
+    readonly prototype: NotifyError<C>
+  }
+
+  /** The error constructors of lib/errors.ts, each by its code. */
+  export const errors: { readonly [C in ErrorCode]: NotifyErrorConstructor<C> }
   export const notifications: FastifyWsNotify
   export { notifications as default }
 }

@@ -104,3 +104,16 @@ worker.notify('nope', 'created', { id: 'o1' })
 defineChannels({ a: {} }, { size: 1 })
 // @ts-expect-error a declaration is an object
 defineChannels({ a: 1 })
+
+// Without registry keys: identity is Identity, sendTo and broadcast take any type and data.
+app.register(notifications, {
+  channels: ['a'],
+  hooks: {
+    onConnect: (context) => { assert<Equal<typeof context.identity, string | { readonly id: string }>>() },
+    onDisconnect: (_context, code: number, reason: string) => { void code; void reason }
+  }
+})
+app.notifications.broadcast('anything', { at: 1 })
+app.notifications.sendTo('u1', 'anything', 42)
+// @ts-expect-error the type is a string
+app.notifications.broadcast(1, {})
