@@ -31,22 +31,17 @@ export function isEventSchema (value: unknown): value is EventSchema {
   return KindGuard.IsSchema(value) || isTypeBox1Schema(value)
 }
 
-let compileTypeBox1: ((schema: unknown) => TypeBox1Validator) | undefined
-
 /**
  * TypeBox 1's compiler, from the `typebox` package the application built its schemas with (not a
- * dependency of ours). It is ES-module only: `require()` of it needs Node 20.19+ or 22.12+.
+ * dependency of ours; Node's module cache keeps it loaded once). It is ES-module only: `require()`
+ * of it needs Node 20.19+ or 22.12+.
  */
 function typeBox1Compiler (): (schema: unknown) => TypeBox1Validator {
-  if (compileTypeBox1 === undefined) {
-    try {
-      const loaded = createRequire(__filename)('typebox/compile') as { Compile: (schema: unknown) => TypeBox1Validator }
-      compileTypeBox1 = loaded.Compile
-    } catch (err) {
-      throw new FST_WS_NOTIFY_INVALID_OPTION(`channels: a TypeBox 1 schema needs the "typebox" package loadable with require() (npm install typebox; Node 20.19+ or 22.12+): ${(err as Error).message}`)
-    }
+  try {
+    return (createRequire(__filename)('typebox/compile') as { Compile: (schema: unknown) => TypeBox1Validator }).Compile
+  } catch (err) {
+    throw new FST_WS_NOTIFY_INVALID_OPTION(`channels: a TypeBox 1 schema needs the "typebox" package loadable with require() (npm install typebox; Node 20.19+ or 22.12+): ${(err as Error).message}`)
   }
-  return compileTypeBox1
 }
 
 /** Compiles a schema once, at registration; notify() runs only the compiled check. */
