@@ -102,3 +102,14 @@ test('broadcast: every socket gets it, subscribed or not; flagged broadcast, wit
   await app.close()
   await t.rejects(app.notifications.broadcast('late', {}), { code: 'FST_WS_NOTIFY_CLOSED' })
 })
+
+test('hooks: app.close() reaches onDisconnect for every socket, with 1001', async (t) => {
+  const { events, hooks } = recorder()
+  const { app, url } = await build(t, { hooks })
+  const first = await connect(t, url, '?client_id=a')
+  const second = await connect(t, url, '?client_id=b')
+  await app.close()
+  await Promise.all([first.closed, second.closed])
+  const closes = events.filter((event) => event[0] === 'disconnect').map((event) => [event[1], event[2]])
+  t.same(closes.sort(), [['a', 1001], ['b', 1001]])
+})
