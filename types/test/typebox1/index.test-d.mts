@@ -4,6 +4,8 @@ import Fastify from 'fastify'
 import { Type } from 'typebox'
 import { Type as Type034 } from '@sinclair/typebox'
 import notifications, { createPublisher, type ChannelEvents, type StaticOf } from 'fastify-ws-notify'
+import { createClient } from 'fastify-ws-notify/client'
+import WebSocket from 'ws'
 
 const channels = {
   orders: {
@@ -62,3 +64,15 @@ assert<Equal<ChannelEvents<typeof channels>['orders']['created'], {
   state: 'open' | 'paid'
   lines: Array<{ sku: string, qty: number }>
 }>>()
+
+// The browser client reads the same declarations.
+const client = createClient('ws://127.0.0.1:3000/ws', { WebSocket })
+await client.subscribe('orders', (message) => {
+  if (message.type === 'created') {
+    const total: number = message.data.total
+    const note: string | undefined = message.data.note
+    // @ts-expect-error id is a string
+    const id: number = message.data.id
+    void total; void note; void id
+  }
+})
