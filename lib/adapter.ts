@@ -11,10 +11,11 @@ import { encodeMessage } from './sender'
 import type { ClusterPresence } from './presence-service'
 import type { PresenceConfig } from './presence-options'
 
-/** Where a message goes: a channel's subscribers, or every socket of one client id. */
+/** Where a message goes: a channel's subscribers, every socket of one client id, or every socket. */
 export type Route =
   | { readonly kind: 'channel', readonly channel: string }
   | { readonly kind: 'client', readonly clientId: string }
+  | { readonly kind: 'all' }
 
 export interface Adapter {
   /**
@@ -60,6 +61,7 @@ export interface AdapterFactory {
 /** Delivers a JSON envelope to the matching sockets of this instance: encoded once, then fanned out. */
 export function deliverLocally (hub: Hub, route: Route, json: string): number {
   const message = encodeMessage(json)
+  if (route.kind === 'all') return hub.deliverToAll(message)
   return route.kind === 'channel'
     ? hub.deliverToChannel(route.channel, message)
     : hub.deliverToClient(route.clientId, message)

@@ -6,7 +6,7 @@
 // The server's host is the placeholder `{host}` (a server variable): echoing the request's Host
 // header would let whoever sends it write into the document (issue 18.6).
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import type { TSchema } from '@sinclair/typebox'
+import type { EventSchema } from './event-schema'
 import type { Config } from './options'
 import { isChannelPattern } from './auth'
 import {
@@ -35,12 +35,12 @@ const CLOSE_CODES = `| code | meaning |
 | 1013 | try again later: connection limit reached, or the client reads too slowly |`
 
 /** A TypeBox schema as plain JSON Schema: its symbol keys (Kind, Optional) dropped. */
-function plain (schema: TSchema | JsonSchema): JsonSchema {
+function plain (schema: EventSchema | JsonSchema): JsonSchema {
   return JSON.parse(JSON.stringify(schema)) as JsonSchema
 }
 
 /** An object schema with some properties replaced (and made required). */
-function withProperties (base: TSchema, properties: Record<string, JsonSchema>, drop: readonly string[] = []): JsonSchema {
+function withProperties (base: EventSchema, properties: Record<string, JsonSchema>, drop: readonly string[] = []): JsonSchema {
   const schema = plain(base)
   const own = { ...(schema.properties as Record<string, JsonSchema>) }
   for (const key of drop) delete own[key]
@@ -116,7 +116,9 @@ export function buildAsyncApi (config: Config): AsyncApiDocument {
   const error = add('error', message('error', 'A refused frame; the connection stays open. Carries the id of the action it answers.',
     withProperties(ErrorFrame, { code: { type: 'string', enum: [...ERROR_CODES] } })))
   const direct = add('direct', message('direct', 'A message to this client id (fastify.notifications.sendTo): the envelope without channel.',
-    withProperties(NotificationFrame, { type: { type: 'string', minLength: 1 }, data: {} }, ['channel', 'offset'])))
+    withProperties(NotificationFrame, { type: { type: 'string', minLength: 1 }, data: {} }, ['channel', 'offset', 'broadcast'])))
+  const broadcast = add('broadcast', message('broadcast', 'A message to every socket (fastify.notifications.broadcast): the envelope without channel, with broadcast: true.',
+    withProperties(NotificationFrame, { type: { type: 'string', minLength: 1 }, data: {}, broadcast: { type: 'boolean', const: true } }, ['channel', 'offset'])))
 
   const operations: Record<string, unknown> = {
     subscribe: { action: 'send', channel: { $ref: '#/channels/socket' }, summary: 'Subscribe to a channel', messages: [ref(subscribe)], reply: { channel: { $ref: '#/channels/socket' }, messages: [ref(subscribed), ref(error)] } },
@@ -124,7 +126,8 @@ export function buildAsyncApi (config: Config): AsyncApiDocument {
     ping: { action: 'send', channel: { $ref: '#/channels/socket' }, summary: 'Ping', messages: [ref(ping)], reply: { channel: { $ref: '#/channels/socket' }, messages: [ref(pong), ref(error)] } },
     connected: { action: 'receive', channel: { $ref: '#/channels/socket' }, summary: 'Greeting after the upgrade', messages: [ref(connected)] },
     error: { action: 'receive', channel: { $ref: '#/channels/socket' }, summary: 'Errors (INVALID_JSON, INVALID_MESSAGE, UNKNOWN_ACTION...)', messages: [ref(error)] },
-    direct: { action: 'receive', channel: { $ref: '#/channels/socket' }, summary: 'Direct messages to this client id', messages: [ref(direct)] }
+    direct: { action: 'receive', channel: { $ref: '#/channels/socket' }, summary: 'Direct messages to this client id', messages: [ref(direct)] },
+    broadcast: { action: 'receive', channel: { $ref: '#/channels/socket' }, summary: 'Broadcasts to every socket', messages: [ref(broadcast)] }
   }
 
   // Presence frames, only when some channel opted in: nothing about presence on a registration without.
@@ -150,7 +153,7 @@ export function buildAsyncApi (config: Config): AsyncApiDocument {
       type,
       channel: channelNameSchema(name),
       data
-    }, history === null ? ['offset'] : [])
+    }, history === null ? ['offset', 'broadcast'] : ['broadcast'])
     const keys = events === null
       ? [add(`${name}.any`, message(`${name}`, `Any notification on ${name}`, envelope({ type: 'string', minLength: 1 }, {}), name))]
       : [...events].map(([type, schema]) => add(`${name}.${type}`, message(type, `${type} on ${name}`, envelope({ type: 'string', const: type }, plain(schema)), `${name} ${type}`)))

@@ -1,7 +1,6 @@
 // Declared channels and the validation of what notify() sends on them. Every schema is compiled
 // once here, at registration; notify() only runs the compiled checks.
-import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
-import type { TSchema } from '@sinclair/typebox'
+import { compileEventSchema, type EventCheck } from './event-schema'
 import type { ChannelConfig } from './options'
 import {
   FST_WS_NOTIFY_INVALID_PAYLOAD,
@@ -14,7 +13,7 @@ import { ChannelPatterns, isChannelPattern } from './auth'
 export class ChannelRegistry {
   /** Declared names, in declaration order, as sent in `connected` and INVALID_CHANNEL frames. */
   readonly names: readonly string[]
-  readonly #checks = new Map<string, ReadonlyMap<string, TypeCheck<TSchema>> | null>()
+  readonly #checks = new Map<string, ReadonlyMap<string, EventCheck> | null>()
   /** Namespace declarations such as `user:*`: `user:42` is a channel, `user:*` itself is not. */
   readonly patterns: ChannelPatterns
 
@@ -26,8 +25,8 @@ export class ChannelRegistry {
         this.#checks.set(name, null)
         continue
       }
-      const compiled = new Map<string, TypeCheck<TSchema>>()
-      for (const [type, schema] of events) compiled.set(type, TypeCompiler.Compile(schema))
+      const compiled = new Map<string, EventCheck>()
+      for (const [type, schema] of events) compiled.set(type, compileEventSchema(schema))
       this.#checks.set(name, compiled)
     }
   }
@@ -56,7 +55,7 @@ export class ChannelRegistry {
       throw new FST_WS_NOTIFY_UNKNOWN_EVENT(type, channel, [...events.keys()].join(', '))
     }
     if (!check.Check(data)) {
-      const first = check.Errors(data).First()
+      const first = check.firstError(data)
       const where = first === undefined || first.path === '' ? 'data' : `data${first.path}`
       throw new FST_WS_NOTIFY_INVALID_PAYLOAD(type, channel, `${where}: ${first?.message ?? 'does not match the schema'}`)
     }

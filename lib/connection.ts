@@ -16,6 +16,7 @@ import { InboundRateLimit, type RateState, type RateVerdict } from './rate-limit
 import { isProtocolViolation } from './socket-errors'
 import { answerPresence } from './presence-actions'
 import type { PresenceService } from './presence-service'
+import { Lifecycle, type SocketContext } from './lifecycle'
 
 export interface ConnectionOptions {
   readonly config: Config
@@ -32,6 +33,8 @@ export interface ConnectionOptions {
 interface ConnectionContext extends ConnectionOptions {
   /** null when rateLimit is false. */
   readonly rateLimit: InboundRateLimit | null
+  /** null without `hooks`. */
+  readonly lifecycle: Lifecycle | null
 }
 
 /**
@@ -97,6 +100,11 @@ function onFrame (connection: Session, data: RawData, isBinary: boolean): Promis
       join()
       return
     }
+    const joinNew = (): void => {
+      join()
+      // Not joined when the reply and its replay were over the slow-consumer bound.
+      if (context.lifecycle !== null && connection.channels.has(channel)) context.lifecycle.subscribe(connection.hookContext as SocketContext, channel)
+    }
     if (subscriptionLimitReached(context.config, connection, channel)) {
       sendError(hub, connection, 'TOO_MANY_SUBSCRIPTIONS',
         `Subscription limit reached: at most ${context.config.maxSubscriptionsPerConnection} channels per connection`, frame.id)
@@ -110,17 +118,19 @@ function onFrame (connection: Session, data: RawData, isBinary: boolean): Promis
     const declared = registry.declarationOf(channel)
     const allowed = context.auth.authorize(connection.identity, channel, declared === channel ? undefined : declared, connection.request)
     if (typeof allowed === 'boolean') {
-      if (allowed) join()
+      if (allowed) joinNew()
       else forbid()
       return
     }
-    return allowed.then((ok) => ok ? join() : forbid(), (err: unknown) => {
+    return allowed.then((ok) => ok ? joinNew() : forbid(), (err: unknown) => {
       context.log.error({ err }, 'fastify-ws-notify: authorize failed; the subscribe is refused (FORBIDDEN)')
       forbid()
     })
   }
+  const held = connection.channels.has(channel)
   hub.unsubscribe(connection, channel)
   send(hub, connection, { type: 'unsubscribed', channel, timestamp, id: frame.id })
+  if (held) context.lifecycle?.unsubscribe(connection.hookContext as SocketContext, channel)
 }
 
 /**
@@ -141,12 +151,15 @@ class Session extends Connection implements RateState {
   backlog: Array<{ data: Buffer, isBinary: boolean }> | null = null
   /** Bytes of the frames in `backlog`; counted from 0 whenever a backlog is created. */
   backlogBytes = 0
+  /** What the lifecycle hooks are given; null without hooks. */
+  readonly hookContext: SocketContext | null
 
   constructor (context: ConnectionContext, ws: WebSocket, clientId: string, request: FastifyRequest) {
     super(ws, clientId)
     this.context = context
     this.request = request
     this.identity = context.auth.identityOf(request, clientId)
+    this.hookContext = context.lifecycle === null ? null : Object.freeze({ clientId, identity: this.identity, request })
   }
 }
 
@@ -243,10 +256,11 @@ function onPong (this: WebSocket): void {
   session.awaitingPong = false
 }
 
-function onClose (this: WebSocket): void {
+function onClose (this: WebSocket, code: number, reason: Buffer): void {
   const session = (this as SessionSocket)[kSession]
   session.backlog = null
   session.context.hub.remove(session)
+  session.context.lifecycle?.disconnect(session.hookContext as SocketContext, code, reason.toString())
 }
 
 // A peer's protocol violation (ws has already answered it with 1002, 1007 or 1009) is the peer's
@@ -270,7 +284,8 @@ function ignoreError (): void {}
 export function createConnectionHandler (options: ConnectionOptions) {
   const context: ConnectionContext = {
     ...options,
-    rateLimit: options.config.rateLimit === false ? null : new InboundRateLimit(options.config.rateLimit)
+    rateLimit: options.config.rateLimit === false ? null : new InboundRateLimit(options.config.rateLimit),
+    lifecycle: options.config.hooks === null ? null : new Lifecycle(options.config.hooks, options.log)
   }
   const { hub, registry, config } = context
   return function onConnection (ws: WebSocket, clientId: string | undefined, request: FastifyRequest): void {
@@ -293,5 +308,6 @@ export function createConnectionHandler (options: ConnectionOptions) {
       available_channels: registry.names,
       timestamp: new Date().toISOString()
     })
+    context.lifecycle?.connect(session.hookContext as SocketContext)
   }
 }

@@ -68,3 +68,8 @@ export const FST_WS_NOTIFY_BROKER_TIMEOUT = createError(
 /** presence()/presenceStats() named a channel that did not opt in to presence. */
 export const FST_WS_NOTIFY_NO_PRESENCE = createError(
   'FST_WS_NOTIFY_NO_PRESENCE', 'Channel "%s" has no presence: declare it with presence: true (or joinLeave: true)', 500, TypeError)
+/** @fastify/websocket registered after this plugin, which had already registered it. */
+export const FST_WS_NOTIFY_WEBSOCKET_ORDER = createError(
+  'FST_WS_NOTIFY_WEBSOCKET_ORDER',
+  '@fastify/websocket was registered after fastify-ws-notify, which already registered it (a second one would answer every upgrade twice). ' +
+  'Register @fastify/websocket before fastify-ws-notify to give it options, or not at all: your { websocket: true } routes already work', 500)

@@ -38,6 +38,8 @@ export interface ExternalPublisher {
   /** Resolves with the number of instances subscribed in Redis that received it. */
   notify (channel: string, type: string, data: unknown): Promise<number>
   sendTo (clientId: string, type: string, data: unknown): Promise<number>
+  /** To every socket of every instance; resolves with the number of instances subscribed in Redis. */
+  broadcast (type: string, data: unknown): Promise<number>
   /** Closes the Redis client if this publisher opened it from a URL. */
   close (): Promise<void>
 }
@@ -91,7 +93,7 @@ export function createPublisher (options: ExternalPublisherOptions): ExternalPub
     async close () {}
   }
 
-  const { notify, sendTo } = createCorePublisher({
+  const { notify, sendTo, broadcast } = createCorePublisher({
     registry: new ChannelRegistry(config.channels),
     adapter,
     counters,
@@ -103,6 +105,7 @@ export function createPublisher (options: ExternalPublisherOptions): ExternalPub
   return {
     notify,
     sendTo,
+    broadcast,
     async close () {
       if (closed) return
       closed = true

@@ -142,6 +142,12 @@ export class Hub {
     return set === undefined ? 0 : this.#deliver(set, message)
   }
 
+  /** A broadcast: every open socket on this instance, whatever it subscribed to. */
+  deliverToAll (message: EncodedMessage): number {
+    if (this.observer !== null) return this.#observed(null, this.connections, message)
+    return this.#deliver(this.connections, message)
+  }
+
   /** Set by metrics.ts; null (metrics off) costs one check per fan-out. */
   observer: FanoutObserver | null = null
 

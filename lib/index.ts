@@ -19,6 +19,7 @@ import { startHeartbeat } from './heartbeat'
 import { closeAllConnections, UnfinishedSockets } from './shutdown'
 import { registerRoutes } from './routes'
 import { onWebSocketError } from './socket-errors'
+import { refuseLaterWebSocket } from './websocket-order'
 import { registerDashboard } from './dashboard'
 import { registerAsyncApi } from './asyncapi'
 import { registerMetrics } from './metrics'
@@ -31,6 +32,7 @@ import * as errors from './errors'
 // Broker adapter and external publisher: ioredis is loaded only when a URL is given.
 import { redisAdapter } from './redis-adapter'
 import { createPublisher as createExternalPublisher } from './external-publisher'
+import { defineChannels } from './declarations'
 
 /**
  * Listener added once closing: Fastify answers an upgrade with 503 synchronously, skipping
@@ -88,6 +90,7 @@ async function plugin (fastify: FastifyInstance, options: NotificationsOptions):
       errorHandler: onWebSocketError,
       options: { maxPayload: config.maxPayload, perMessageDeflate: false }
     })
+    refuseLaterWebSocket(fastify)
   }
   // When the app registered @fastify/websocket itself, its preClose runs first; ours still
   // bounds shutdown by closeTimeout.
@@ -97,12 +100,13 @@ async function plugin (fastify: FastifyInstance, options: NotificationsOptions):
   fastify.addHook('onClose', async () => { unfinished.stop() })
 
   const heartbeat = startHeartbeat(hub, config.heartbeatInterval, config.idleTimeout)
-  const { notify, sendTo } = createPublisher({
+  const { notify, sendTo, broadcast } = createPublisher({
     registry, adapter, counters: hub.counters, maxMessageSize: config.maxMessageSize, isClosing, history
   })
   const api: NotificationsApi = {
     notify: notify as NotifyFunction,
     sendTo,
+    broadcast,
     stats: () => hub.stats(),
     channels: () => [...registry.names],
     ...presenceApi(registry, presence),
@@ -151,7 +155,7 @@ async function plugin (fastify: FastifyInstance, options: NotificationsOptions):
 const notifications = fp(plugin, { fastify: '5.x', name: 'fastify-ws-notify' })
 
 export default notifications
-export { notifications, errors, redisAdapter, createExternalPublisher as createPublisher }
+export { notifications, errors, redisAdapter, createExternalPublisher as createPublisher, defineChannels }
 
 // CommonJS: `require('fastify-ws-notify')` is the plugin itself, with the named exports on it.
-module.exports = Object.assign(notifications, { default: notifications, notifications, errors, redisAdapter, createPublisher: createExternalPublisher })
+module.exports = Object.assign(notifications, { default: notifications, notifications, errors, redisAdapter, createPublisher: createExternalPublisher, defineChannels })

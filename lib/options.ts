@@ -1,7 +1,6 @@
 // Registration options: checked first (every message names the option and what it accepts),
 // then filled with defaults once into a frozen config that the rest of the plugin reads.
-import type { TSchema } from '@sinclair/typebox'
-import { KindGuard } from '@sinclair/typebox'
+import { isEventSchema, type EventSchema } from './event-schema'
 import type { NotificationsOptions, StatsRouteOptions } from '../types/index'
 import { FST_WS_NOTIFY_INVALID_OPTION } from './errors'
 import { CHANNEL_NAME_MAX } from './protocol'
@@ -12,11 +11,12 @@ import { isHostname, isOrigin, normalizeOrigin, type HostPolicy, type OriginPoli
 import type { RateLimitConfig } from './rate-limit'
 import type { Registry } from 'prom-client'
 import { readPresence, readChannelPresence, type PresenceConfig } from './presence-options'
+import { readHooks, type LifecycleHooks } from './lifecycle'
 
 export interface ChannelConfig {
   readonly name: string
   /** Declared event types and their schemas; null when any type and any data is accepted. */
-  readonly events: ReadonlyMap<string, TSchema> | null
+  readonly events: ReadonlyMap<string, EventSchema> | null
   /** Kept history (ttl 0: no ttl); null when the channel keeps none. */
   readonly history: HistoryConfig | null
   /** A new subscriber receives the channel's last message right after `subscribed`. */
@@ -56,6 +56,8 @@ export interface Config extends HardeningConfig, ObservabilityConfig {
   readonly adapter: AdapterFactory | null
   /** Bounds and public info of presence channels (see presence.ts). */
   readonly presence: PresenceConfig
+  /** Lifecycle hooks (lifecycle.ts); null when none is given. */
+  readonly hooks: Readonly<LifecycleHooks> | null
 }
 
 /** Options read by readObservability() at the end of this file. */
@@ -75,7 +77,7 @@ const REGISTER_OPTIONS = ['prefix', 'logLevel', 'logSerializers']
 
 const KNOWN_OPTIONS = new Set([
   'channels', 'path', 'stats', 'heartbeatInterval', 'idleTimeout', 'maxPayload', 'maxMessageSize',
-  'closeTimeout', 'maxBufferedBytes', 'slowConsumer', 'history', 'adapter', 'presence',
+  'closeTimeout', 'maxBufferedBytes', 'slowConsumer', 'history', 'adapter', 'presence', 'hooks',
   ...HARDENING_OPTIONS, ...OBSERVABILITY_OPTIONS, ...REGISTER_OPTIONS
 ])
 
@@ -168,10 +170,10 @@ function readChannels (channels: unknown, defaultHistory: HistoryConfig | null =
       if (typeof events !== 'object' || events === null || Array.isArray(events)) {
         fail(`channels.${name}.events must be a map from event type to TypeBox schema; got ${describe(events)}`)
       }
-      const schemas = new Map<string, TSchema>()
+      const schemas = new Map<string, EventSchema>()
       for (const [type, schema] of Object.entries(events)) {
-        if (!KindGuard.IsSchema(schema)) {
-          fail(`channels.${name}.events.${type} must be a TypeBox schema (Type.Object(...), ...); got ${describe(schema)}`)
+        if (!isEventSchema(schema)) {
+          fail(`channels.${name}.events.${type} must be a TypeBox schema (Type.Object(...), ...; @sinclair/typebox 0.34 or typebox 1.x); got ${describe(schema)}`)
         }
         schemas.set(type, schema)
       }
@@ -293,6 +295,7 @@ export function buildConfig (input: NotificationsOptions | undefined): Config {
     slowConsumer,
     adapter,
     presence: readPresence(options.presence),
+    hooks: readHooks(options.hooks),
     ...readHardening(options),
     ...readObservability(options)
   })

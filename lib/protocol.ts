@@ -106,14 +106,16 @@ export const ErrorFrame = Type.Object({
   id: Type.Optional(RequestId),
   timestamp: Timestamp
 })
-/** A notification (with `channel`) or a direct message (without). */
+/** A notification (with `channel`), a direct message (without) or a broadcast (without, `broadcast: true`). */
 export const NotificationFrame = Type.Object({
   type: Type.String(),
   channel: Type.Optional(Type.String()),
   data: Type.Unknown(),
   timestamp: Timestamp,
   /** On a channel with history: 1 for its first notification, +1 for each next one. */
-  offset: Type.Optional(Type.Integer({ minimum: 1 }))
+  offset: Type.Optional(Type.Integer({ minimum: 1 })),
+  /** Only on a broadcast (app.notifications.broadcast): sent to every socket. */
+  broadcast: Type.Optional(Type.Literal(true))
 })
 /** The answer to `presence`: at most presence.maxListed members, `total` of them in all. */
 export const PresenceFrame = Type.Object({

@@ -71,5 +71,14 @@ export function createPublisher (context: PublisherContext) {
     return await adapter.publish({ kind: 'client', clientId }, json)
   }
 
-  return { notify, sendTo }
+  /** Sends {type, data, broadcast: true, timestamp} to every socket, subscribed or not. */
+  async function broadcast (type: string, data: unknown): Promise<number> {
+    if (context.isClosing()) throw new FST_WS_NOTIFY_CLOSED()
+    if (typeof type !== 'string' || type.length === 0) throw new FST_WS_NOTIFY_INVALID_TYPE(JSON.stringify(type) ?? String(type))
+    const json = serialize({ type, data: data === undefined ? null : data, broadcast: true, timestamp: new Date().toISOString() }, maxMessageSize)
+    counters.notificationsPublished++
+    return await adapter.publish({ kind: 'all' }, json)
+  }
+
+  return { notify, sendTo, broadcast }
 }

@@ -254,10 +254,12 @@ export class RedisLayout {
    * Puts one serialized envelope into Redis along its route, tagged with `tag` so its publisher
    * recognizes it when it comes back. Resolves with the number of subscribed instances.
    * Payloads: `h EPOCH OFFSET TAG\nJSON` (history), `c TAG\nJSON`, `d CLIENT_ID TAG\nJSON`, and
-   * `n TAG REST\nJSON` on a namespace's channel (REST: what its `*` stands for; no history).
+   * `n TAG REST\nJSON` on a namespace's channel (REST: what its `*` stands for; no history);
+   * `b TAG\nJSON` on the direct channel is a broadcast (an older instance ignores it).
    */
   async send (client: Redis, route: Route, json: string, tag: string): Promise<number> {
     if (route.kind === 'client') return await client.publish(this.directChannel, `d ${route.clientId} ${tag}\n${json}`)
+    if (route.kind === 'all') return await client.publish(this.directChannel, `b ${tag}\n${json}`)
     const channel = route.channel
     const declared = isChannelPattern(channel) ? undefined : this.#channels.get(channel)
     if (declared === undefined) {
@@ -488,6 +490,19 @@ class RedisAdapter implements Adapter {
     pending.resolve(count)
   }
 
+  /** History channels whose publisher was seen without their history, warned about once. */
+  readonly #warnedWithoutOffset = new Set<string>()
+
+  /**
+   * A message without offset on a channel this instance keeps history for: its publisher (a
+   * createPublisher) was given other declarations. Delivered live, but no client can resume it.
+   */
+  #warnWithoutOffset (channel: string): void {
+    if (this.#warnedWithoutOffset.has(channel)) return
+    this.#warnedWithoutOffset.add(channel)
+    this.#log.warn({ channel }, 'fastify-ws-notify: a message without offset on a channel with history: give createPublisher the same declarations as the instances (defineChannels), history included')
+  }
+
   #onMessage (pubsub: string, payload: string): void {
     const direct = pubsub === this.#layout.directChannel
     const channel = direct ? undefined : this.#layout.byPubsub.get(pubsub)
@@ -501,11 +516,16 @@ class RedisAdapter implements Adapter {
     const header = payload.slice(0, newline).split(' ')
     const json = payload.slice(newline + 1)
     if (channel === undefined) {
+      if (header[0] === 'b' && header.length === 2) {
+        this.#settle(header[1], deliverLocally(this.#hub, { kind: 'all' }, json))
+        return
+      }
       if (header[0] !== 'd' || header.length !== 3) return
       this.#settle(header[2], deliverLocally(this.#hub, { kind: 'client', clientId: header[1] }, json))
       return
     }
     if (header[0] === 'c' && header.length === 2) {
+      if (this.#feeds.has(channel)) this.#warnWithoutOffset(channel)
       this.#settle(header[1], deliverLocally(this.#hub, { kind: 'channel', channel }, json))
       return
     }

@@ -102,6 +102,10 @@ test('frames from a real socket match their messages; wrong frames do not', asyn
   const [blocked, direct] = (await client.waitFor(count + 2)).slice(count)
   t.equal(await check('error_firewall.error_blocked', blocked), 'valid', 'notification')
   t.equal(await check('direct', direct), 'valid', 'direct message')
+  await app.notifications.broadcast('maintenance', { at: '22:00' })
+  const [broadcast] = (await client.waitFor(count + 3)).slice(count + 2)
+  t.equal(await check('broadcast', broadcast), 'valid', 'broadcast')
+  t.match(await check('broadcast', direct), /broadcast/, 'a direct message is no broadcast')
 
   // The schemas are not vacuous.
   t.match(await check('error_firewall.error_blocked', { ...blocked, data: { error_id: 'e1' } }), /data/, 'wrong data refused')

@@ -10,7 +10,8 @@ import { promisify } from 'node:util'
 import ts from 'typescript'
 import type { FastifyInstance } from 'fastify'
 import WebSocket from 'ws'
-import { Client, ask } from './helper'
+import { Client, ask, waitUntil } from './helper'
+import { REDIS_SKIP, testPrefix } from './redis-helper'
 
 const run = promisify(execFile)
 const root = join(__dirname, '..')
@@ -38,27 +39,30 @@ async function upgradeStatus (url: string): Promise<number> {
   })
 }
 
-async function load (t: Test, name: string): Promise<{ app: FastifyInstance, url: string }> {
+/** Runs a block; `replace` swaps literal text first (a Redis key prefix of the test's own). */
+async function load (t: Test, name: string, replace: Record<string, string> = {}): Promise<{ app: FastifyInstance, url: string, exports: Record<string, unknown> }> {
   const source = blocks.get(name)
   if (source === undefined) throw new Error(`README has no block <!-- run: ${name} -->`)
-  const runnable = source.replace('app.listen({ port: 3000 })', "app.listen({ port: 0, host: '127.0.0.1' })") + '\nexport { app }\n'
+  let runnable = source.replace('app.listen({ port: 3000 })', "app.listen({ port: 0, host: '127.0.0.1' })") + '\nexport { app }\n'
+  for (const [from, to] of Object.entries(replace)) runnable = runnable.replace(from, to)
   const js = ts.transpileModule(runnable, {
     compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 }
   }).outputText
   // A new file per load: an ES module that threw once stays failed under its URL.
   const file = join(workDir, `${name}-${++loads}.mjs`)
   writeFileSync(file, js)
-  const { app } = await import(pathToFileURL(file).href) as { app: FastifyInstance }
+  const exports = await import(pathToFileURL(file).href) as { app: FastifyInstance }
+  const { app } = exports
   t.teardown(() => app.close())
   const address = app.server.address()
   if (address === null || typeof address === 'string') throw new Error('not listening')
-  return { app, url: `ws://127.0.0.1:${address.port}` }
+  return { app, url: `ws://127.0.0.1:${address.port}`, exports }
 }
 
 test('README blocks', async (t) => {
   rmSync(workDir, { recursive: true, force: true })
   mkdirSync(workDir, { recursive: true })
-  t.same([...blocks.keys()].sort(), ['api', 'per-user', 'presence', 'stats', 'usage'], 'every runnable block is exercised below')
+  t.same([...blocks.keys()].sort(), ['api', 'hooks', 'per-user', 'presence', 'stats', 'usage', 'worker'], 'every runnable block is exercised below')
 
   t.test('each block type-checks alone, as an ES module importing the package', async (t) => {
     for (const [name, source] of blocks) {
@@ -159,5 +163,41 @@ test('README blocks', async (t) => {
       t.equal((await app.inject(route)).statusCode, 401, `${route} behind the same hook`)
       t.equal((await app.inject({ url: route, headers: { authorization: 'Bearer readme-secret-0123456789' } })).statusCode, 200, `${route} with the token`)
     }
+  })
+
+  t.test('worker: a worker\'s message on the shared declarations carries an offset clients resume from', { skip: REDIS_SKIP }, async (t) => {
+    const { url, exports } = await load(t, 'worker', { "'shop:'": `'${testPrefix(t)}'` })
+    const { orderShipped, stopWorker } = exports as { orderShipped: (id: string) => Promise<number>, stopWorker: () => Promise<void> }
+    t.teardown(stopWorker)
+    const client = new Client(`${url}/ws`)
+    t.teardown(() => client.ws.terminate())
+    await client.waitFor(1)
+    const subscribed = await client.request({ action: 'subscribe', channel: 'orders' })
+    t.equal(await orderShipped('42'), 1, 'the one instance reached')
+    await orderShipped('43')
+    const frames = await client.waitFor(4)
+    t.match(frames.slice(2), [{ type: 'order_shipped', data: { id: '42' }, offset: 1 }, { data: { id: '43' }, offset: 2 }])
+    const again = new Client(`${url}/ws`)
+    t.teardown(() => again.ws.terminate())
+    await again.waitFor(1)
+    t.match(await again.request({ action: 'subscribe', channel: 'orders', since: { offset: 1, epoch: subscribed.epoch } }), { recovered: true })
+    t.match((await again.waitFor(3))[2], { data: { id: '43' }, offset: 2 })
+  })
+
+  t.test('hooks: a connect is welcomed directly and tracked, a disconnect untracked; broadcast reaches a socket without subscriptions', async (t) => {
+    const { app, url, exports } = await load(t, 'hooks')
+    const online = exports.online as Set<string>
+    const client = new Client(`${url}/ws?token=token-of-alice`)
+    t.teardown(() => client.ws.terminate())
+    const [connected, welcome] = await client.waitFor(2)
+    t.equal(connected.type, 'connected')
+    t.match(welcome, { type: 'welcome', data: { name: 'Alice' } })
+    t.same([...online], ['alice'])
+    const response = await app.inject({ method: 'POST', url: '/maintenance' })
+    t.same(response.json(), { delivered: 1 })
+    t.match((await client.waitFor(3))[2], { type: 'maintenance', data: { at: '22:00 UTC' }, broadcast: true })
+    client.close()
+    await client.closed
+    await waitUntil(() => online.size === 0, 'onDisconnect')
   })
 })

@@ -21,11 +21,13 @@ export type Notification<E, K extends ChannelName<E>> = {
   }
 }[keyof EventsOfChannel<E, K> & string]
 
-/** A direct message (`app.notifications.sendTo`): no channel, untyped data. */
+/** A direct message (`app.notifications.sendTo`) or a broadcast (`broadcast`): no channel, untyped data. */
 export interface DirectMessage {
   type: string
   data: unknown
   timestamp: string
+  /** Present (true) on a broadcast to every socket. */
+  broadcast?: true
 }
 
 /** Where a client left a channel. */

@@ -29,18 +29,100 @@ declare namespace fastifyWsNotify {
    *     interface NotifyRegistry { channels: typeof channels }
    *   }
    *
-   * Left empty, `notify` accepts `(string, string, unknown)`.
+   * Left empty, `notify` accepts `(string, string, unknown)`. Other keys, each optional:
+   * `identity` (what `authenticate` returns, given to `authorize` and the `hooks`; it must extend
+   * `Identity`), `directEvents` (event type -> data type of `sendTo`) and `broadcastEvents` (of
+   * `broadcast`), for example `{ directEvents: { order_shipped: { id: string } } }`.
    */
   export interface NotifyRegistry {}
 
-  /**
-   * A TypeBox schema (any `TSchema`), typed by its phantom `static` member rather than by TypeBox's
-   * `Kind` symbol: ES-module and CommonJS programs load different copies of TypeBox's declarations,
-   * whose symbols differ, and a schema from either must fit.
-   */
-  export interface EventSchema {
-    readonly static: unknown
+  /** The identity type: NotifyRegistry's `identity`, or `Identity`. */
+  export type RegisteredIdentity = NotifyRegistry extends { identity: infer I extends Identity } ? I : Identity
+
+  /** `sendTo` typed by an events map (type -> data). */
+  export interface TypedSendTo<E> {
+    <T extends keyof E & string>(clientId: string, type: T, data: E[T]): Promise<number>
   }
+
+  /** `broadcast` typed by an events map (type -> data). */
+  export interface TypedBroadcast<E> {
+    <T extends keyof E & string>(type: T, data: E[T]): Promise<number>
+  }
+
+  /** The type of `sendTo`: typed when NotifyRegistry declares `directEvents`. */
+  export type SendToFunction = NotifyRegistry extends { directEvents: infer E } ? TypedSendTo<E> : (clientId: string, type: string, data: unknown) => Promise<number>
+
+  /** The type of `broadcast`: typed when NotifyRegistry declares `broadcastEvents`. */
+  export type BroadcastFunction = NotifyRegistry extends { broadcastEvents: infer E } ? TypedBroadcast<E> : (type: string, data: unknown) => Promise<number>
+
+  /** What every lifecycle hook is given about its socket. */
+  export interface SocketContext<I = RegisteredIdentity> {
+    readonly clientId: string
+    /** What `authenticate` returned (the client id itself without `authenticate`). */
+    readonly identity: I
+    /** The upgrade request. */
+    readonly request: FastifyRequest
+  }
+
+  /**
+   * `hooks` option. Each runs after the fact (the `connected` or `subscribed` reply is written, the
+   * socket closed); an async hook is not awaited, and whatever a hook throws or rejects with is
+   * logged at error level, never thrown into the socket.
+   */
+  export interface LifecycleHooks<I = RegisteredIdentity> {
+    /** A socket was accepted (after `authenticate`), its `connected` frame written. */
+    onConnect?: (context: SocketContext<I>) => void | Promise<void>
+    /** A socket closed, with its close code and reason. Not preceded by onUnsubscribe for the channels it held. */
+    onDisconnect?: (context: SocketContext<I>, code: number, reason: string) => void | Promise<void>
+    /** A socket joined a channel it did not hold (after `authorize`). */
+    onSubscribe?: (context: SocketContext<I>, channel: string) => void | Promise<void>
+    /** A socket left a channel it held, by an `unsubscribe` frame. */
+    onUnsubscribe?: (context: SocketContext<I>, channel: string) => void | Promise<void>
+  }
+
+  /**
+   * A TypeBox schema of either line: 0.34 (`@sinclair/typebox`), typed by its phantom `static`
+   * member rather than by TypeBox's `Kind` symbol (ES-module and CommonJS programs load different
+   * copies of TypeBox's declarations, whose symbols differ), or 1.x (`typebox`), marked by `~kind`.
+   */
+  export type EventSchema = { readonly static: unknown } | { readonly '~kind': string }
+
+  /**
+   * The data type of an event schema: 0.34's `static`, or for TypeBox 1 (which has no phantom
+   * member) read from the JSON Schema shape its types carry, so that these declarations compile
+   * without the `typebox` package. Kinds not read here (Codec, Cyclic, Ref, ...) give `unknown`.
+   */
+  export type StaticOf<S> = S extends { readonly static: infer Data } ? Data : TypeBox1Static<S>
+
+  type TypeBox1Static<S> =
+    S extends { readonly const: infer Value } ? Value
+      : S extends { readonly enum: ReadonlyArray<infer Value> } ? Value
+        : S extends { readonly anyOf: ReadonlyArray<infer Member> } ? TypeBox1Static<Member>
+          : S extends { readonly allOf: infer Members extends readonly unknown[] } ? TypeBox1Intersect<Members>
+            : S extends { readonly type: 'array', readonly items: infer Items } ? TypeBox1Items<Items>
+              : S extends { readonly type: 'object', readonly properties: infer Properties } ? TypeBox1Object<Properties>
+                : S extends { readonly type: 'object', readonly patternProperties: Record<string, infer Value> } ? Record<string, TypeBox1Static<Value>>
+                  : S extends { readonly type: 'string' } ? string
+                    : S extends { readonly type: 'integer' | 'number' } ? number
+                      : S extends { readonly type: 'boolean' } ? boolean
+                        : S extends { readonly type: 'null' } ? null
+                          : unknown
+
+  type TypeBox1Items<Items> = Items extends readonly unknown[]
+    ? { -readonly [I in keyof Items]: TypeBox1Static<Items[I]> }
+    : Array<TypeBox1Static<Items>>
+
+  type TypeBox1Intersect<Members extends readonly unknown[]> =
+    Members extends readonly [infer First, ...infer Rest] ? TypeBox1Static<First> & TypeBox1Intersect<Rest> : unknown
+
+  type TypeBox1OptionalKeys<P> = { [K in keyof P]: P[K] extends { readonly '~optional': true } ? K : never }[keyof P]
+
+  type TypeBox1Object<P> = Flatten<
+    { [K in Exclude<keyof P, TypeBox1OptionalKeys<P>>]: TypeBox1Static<P[K]> } &
+    { [K in TypeBox1OptionalKeys<P>]?: TypeBox1Static<P[K]> }
+  >
+
+  type Flatten<T> = { [K in keyof T]: T[K] } & {}
 
   /** One channel: its event types with a TypeBox schema for each. Without `events`, any type and any JSON data. */
   export interface ChannelDeclaration {
@@ -64,7 +146,7 @@ declare namespace fastifyWsNotify {
     /** Members listed in one presence reply; past it the reply has `truncated: true` and `total`. Default 1 000. */
     readonly maxListed?: number
     /** The public info of a member (needs `authenticate`): what the app chooses to show, never the whole identity by default. */
-    readonly info?: (identity: Identity) => unknown
+    readonly info?: (identity: RegisteredIdentity) => unknown
   }
 
   /** One member of a presence channel. */
@@ -150,7 +232,7 @@ declare namespace fastifyWsNotify {
      * Fastify's error handler with its `statusCode`. The identity's id is the client id; a
      * `client_id` query is then ignored. Default: none (the client id is whatever the client claims).
      */
-    authenticate?: (request: FastifyRequest) => AuthenticateResult | Promise<AuthenticateResult>
+    authenticate?: (request: FastifyRequest) => AuthenticateResult<RegisteredIdentity> | Promise<AuthenticateResult<RegisteredIdentity>>
     /**
      * Runs on every `subscribe` (not for channels the socket already holds), and on every presence
      * read of a subscriber (`context.action` is `'presence'`). Only `true` allows;
@@ -158,9 +240,11 @@ declare namespace fastifyWsNotify {
      * its frames were sent, even while this is pending. Default: declared channels are open to all,
      * a namespace channel (`user:*`) only to the identity it names (`user:42` for identity `42`).
      */
-    authorize?: (identity: Identity, channel: string, request: FastifyRequest, context: AuthorizeContext) => boolean | Promise<boolean>
+    authorize?: (identity: RegisteredIdentity, channel: string, request: FastifyRequest, context: AuthorizeContext) => boolean | Promise<boolean>
     /** Bounds of presence channels and the public info of their members. */
     presence?: PresenceOptions
+    /** Server-side lifecycle hooks: onConnect, onDisconnect, onSubscribe, onUnsubscribe. Default: none. */
+    hooks?: LifecycleHooks
     /**
      * Origins (`https://app.example.com`) allowed to open sockets besides same-origin pages and
      * non-browser clients (no `Origin` header), or a function deciding per origin. Others get HTTP 403.
@@ -224,7 +308,7 @@ declare namespace fastifyWsNotify {
   export type Identity = string | { readonly id: string }
 
   /** What `authenticate` returns: the identity, or `null`/`false`/`undefined` to refuse (HTTP 401). */
-  export type AuthenticateResult = Identity | null | false | undefined
+  export type AuthenticateResult<I = Identity> = I | null | false | undefined
 
   /** The JSON body of `GET ${path}/stats`. */
   export interface NotificationStats {
@@ -310,13 +394,26 @@ declare namespace fastifyWsNotify {
   /** notify() and sendTo() from a process without Fastify; each resolves with the number of instances reached. */
   export interface ExternalPublisher<C extends ChannelsOption> {
     notify: TypedNotify<ChannelEvents<C>>
-    sendTo (clientId: string, type: string, data: unknown): Promise<number>
+    sendTo: SendToFunction
+    /** To every socket of every instance, subscribed or not. */
+    broadcast: BroadcastFunction
     /** Closes the Redis client if the publisher opened it from a URL. */
     close (): Promise<void>
   }
 
   /** The Redis adapter: every instance sharing Redis (and `keyPrefix`) delivers every notification. */
   export function redisAdapter (options: RedisAdapterOptions): AdapterFactory
+  /** `defineChannels` defaults, folded into each channel's declaration. */
+  export interface ChannelDefaults {
+    /** History of every channel whose declaration does not say `history` (namespaces excepted). */
+    history?: HistoryOptions | false
+  }
+
+  /**
+   * One declarations object for the instances and `createPublisher` alike: `defaults.history` is
+   * folded into each channel, so a worker's messages to those channels get offsets too. Typed as given.
+   */
+  export function defineChannels<const C extends Readonly<Record<string, ChannelDeclaration>>> (channels: C, defaults?: ChannelDefaults): C
   /** Publishes to a cluster through Redis, with the same typing and validation as `app.notify`. */
   export function createPublisher<const C extends ChannelsOption> (options: ExternalPublisherOptions<C>): ExternalPublisher<C>
 
@@ -329,7 +426,7 @@ declare namespace fastifyWsNotify {
   type ChannelKey<K> = K extends `${infer Prefix}*` ? (Prefix extends '' ? K : `${Prefix}${string}`) : K
 
   type EventsOfDeclaration<D> = D extends { readonly events: infer E }
-    ? { [T in keyof E]: E[T] extends { readonly static: infer Data } ? Data : never }
+    ? { [T in keyof E]: StaticOf<E[T]> }
     : AnyEvents
 
   /**
@@ -399,7 +496,12 @@ declare namespace fastifyWsNotify {
     /** Same as `app.notify`. */
     notify: NotifyFunction
     /** Direct message to every socket of one client id; resolves with the number of sockets written. */
-    sendTo (clientId: string, type: string, data: unknown): Promise<number>
+    sendTo: SendToFunction
+    /**
+     * `{type, data, broadcast: true}` to every socket (of every instance with a broker adapter),
+     * whatever it subscribed to; resolves with the number of sockets written on this instance.
+     */
+    broadcast: BroadcastFunction
     /** The figures of `GET ${path}/stats`. */
     stats (): NotificationStats
     /** Declared channel names. */
@@ -412,8 +514,27 @@ declare namespace fastifyWsNotify {
     presenceStats (channel: PresenceChannel): Promise<PresenceCounts>
   }
 
-  /** The error constructors of lib/errors.ts, by code. */
-  export const errors: Readonly<Record<string, new (...args: unknown[]) => Error & { code: string, statusCode?: number }>>
+  /** Every code of the plugin's errors (lib/errors.ts). */
+  export type ErrorCode =
+    | 'FST_WS_NOTIFY_INVALID_OPTION' | 'FST_WS_NOTIFY_ALREADY_REGISTERED' | 'FST_WS_NOTIFY_UNKNOWN_CHANNEL'
+    | 'FST_WS_NOTIFY_UNKNOWN_EVENT' | 'FST_WS_NOTIFY_INVALID_PAYLOAD' | 'FST_WS_NOTIFY_MESSAGE_TOO_LARGE'
+    | 'FST_WS_NOTIFY_UNSERIALIZABLE' | 'FST_WS_NOTIFY_INVALID_CLIENT_ID' | 'FST_WS_NOTIFY_INVALID_TYPE'
+    | 'FST_WS_NOTIFY_CLOSED' | 'FST_WS_NOTIFY_INVALID_IDENTITY' | 'FST_WS_NOTIFY_BROKER_UNAVAILABLE'
+    | 'FST_WS_NOTIFY_MISSING_IOREDIS' | 'FST_WS_NOTIFY_INVALID_CLOSE' | 'FST_WS_NOTIFY_BROKER_TIMEOUT'
+    | 'FST_WS_NOTIFY_WEBSOCKET_ORDER' | 'FST_WS_NOTIFY_NO_PRESENCE'
+
+  /** One error of the plugin: an Error with its code (and the HTTP status Fastify answers with). */
+  export type NotifyError<C extends ErrorCode = ErrorCode> = Error & { readonly code: C, readonly statusCode?: number }
+
+  /** An error constructor of lib/errors.ts (@fastify/error): `new`, call, and `instanceof` narrow to its code. */
+  export interface NotifyErrorConstructor<C extends ErrorCode> {
+    new (...args: unknown[]): NotifyError<C>
+    (...args: unknown[]): NotifyError<C>
+    readonly prototype: NotifyError<C>
+  }
+
+  /** The error constructors of lib/errors.ts, each by its code. */
+  export const errors: { readonly [C in ErrorCode]: NotifyErrorConstructor<C> }
   export const notifications: FastifyWsNotify
   export { notifications as default }
 }

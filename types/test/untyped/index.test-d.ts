@@ -1,6 +1,6 @@
 // Without a NotifyRegistry merge, notify takes (string, string, unknown).
 import Fastify from 'fastify'
-import notifications, { createPublisher, redisAdapter, type NotificationStats, type NotificationsOptions } from 'fastify-ws-notify'
+import notifications, { createPublisher, defineChannels, redisAdapter, type NotificationStats, type NotificationsOptions } from 'fastify-ws-notify'
 import { Type } from '@sinclair/typebox'
 import { Redis } from 'ioredis'
 
@@ -107,3 +107,32 @@ app.notifications.presence('any').then((list) => {
   assert<Equal<typeof list.total, number>>()
   assert<Equal<typeof list.members[number]['client'], string>>()
 })
+// defineChannels: one declarations object for the plugin and createPublisher, typed as given.
+const shared = defineChannels({
+  orders: { events: { created: Type.Object({ id: Type.String() }) } },
+  live: { history: false }
+}, { history: { size: 100 } })
+app.register(notifications, { channels: shared, adapter: redisAdapter({ redis: 'redis://127.0.0.1:6379' }) })
+const worker = createPublisher({ redis: 'redis://127.0.0.1:6379', channels: shared })
+worker.notify('orders', 'created', { id: 'o1' })
+// @ts-expect-error id is a string
+worker.notify('orders', 'created', { id: 1 })
+// @ts-expect-error the channel is not declared
+worker.notify('nope', 'created', { id: 'o1' })
+// @ts-expect-error defaults take history only
+defineChannels({ a: {} }, { size: 1 })
+// @ts-expect-error a declaration is an object
+defineChannels({ a: 1 })
+
+// Without registry keys: identity is Identity, sendTo and broadcast take any type and data.
+app.register(notifications, {
+  channels: ['a'],
+  hooks: {
+    onConnect: (context) => { assert<Equal<typeof context.identity, string | { readonly id: string }>>() },
+    onDisconnect: (_context, code: number, reason: string) => { void code; void reason }
+  }
+})
+app.notifications.broadcast('anything', { at: 1 })
+app.notifications.sendTo('u1', 'anything', 42)
+// @ts-expect-error the type is a string
+app.notifications.broadcast(1, {})

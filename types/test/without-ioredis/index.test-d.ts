@@ -1,6 +1,7 @@
 // ioredis is an optional peer dependency: an application without it, compiled with
 // skipLibCheck false, must still compile against our types. `paths` in this folder's tsconfig
-// points ioredis at a module that exports nothing, so any import from it in the types fails here.
+// points ioredis (and typebox, TypeBox 1, just as optional) at a module that exports nothing, so
+// any import from either in the types fails here.
 import Fastify from 'fastify'
 import notifications, { redisAdapter, type RedisClient } from 'fastify-ws-notify'
 
