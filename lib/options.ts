@@ -49,6 +49,8 @@ export interface Config extends HardeningConfig, ObservabilityConfig {
   readonly slowConsumer: 'close' | 'drop'
   /** A broker adapter (Redis); null for the in-memory default. */
   readonly adapter: AdapterFactory | null
+  /** Serve Server-Sent Events streams at `${path}/sse` (sse-route.ts). */
+  readonly sse: boolean
 }
 
 /** Options read by readObservability() at the end of this file. */
@@ -68,7 +70,7 @@ const REGISTER_OPTIONS = ['prefix', 'logLevel', 'logSerializers']
 
 const KNOWN_OPTIONS = new Set([
   'channels', 'path', 'stats', 'heartbeatInterval', 'idleTimeout', 'maxPayload', 'maxMessageSize',
-  'closeTimeout', 'maxBufferedBytes', 'slowConsumer', 'history', 'adapter',
+  'closeTimeout', 'maxBufferedBytes', 'slowConsumer', 'history', 'adapter', 'sse',
   ...HARDENING_OPTIONS, ...OBSERVABILITY_OPTIONS, ...REGISTER_OPTIONS
 ])
 
@@ -285,6 +287,7 @@ export function buildConfig (input: NotificationsOptions | undefined): Config {
     maxBufferedBytes: integerOption(options, 'maxBufferedBytes', 1024 * 1024, 1),
     slowConsumer,
     adapter,
+    sse: booleanOption(options, 'sse', false),
     ...readHardening(options),
     ...readObservability(options)
   })
