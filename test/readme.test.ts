@@ -11,6 +11,7 @@ import ts from 'typescript'
 import type { FastifyInstance } from 'fastify'
 import WebSocket from 'ws'
 import { Client } from './helper'
+import { SseReader } from './sse-helper'
 
 const run = promisify(execFile)
 const root = join(__dirname, '..')
@@ -58,7 +59,7 @@ async function load (t: Test, name: string): Promise<{ app: FastifyInstance, url
 test('README blocks', async (t) => {
   rmSync(workDir, { recursive: true, force: true })
   mkdirSync(workDir, { recursive: true })
-  t.same([...blocks.keys()].sort(), ['api', 'per-user', 'stats', 'usage'], 'every runnable block is exercised below')
+  t.same([...blocks.keys()].sort(), ['api', 'per-user', 'sse', 'stats', 'usage'], 'every runnable block is exercised below')
 
   t.test('each block type-checks alone, as an ES module importing the package', async (t) => {
     for (const [name, source] of blocks) {
@@ -122,6 +123,19 @@ test('README blocks', async (t) => {
     t.match(invoice, { type: 'invoice_paid', channel: 'user:alice', data: { invoice: 'inv-7', amount: 120 } })
     const pong = await bob.request({ action: 'ping' })
     t.equal(pong.type, 'pong', 'bob got nothing before his pong')
+  })
+
+  t.test('sse: a stream carries the greeting, each channel\'s subscribed, and notifications with their ids', async (t) => {
+    const { app, url } = await load(t, 'sse')
+    const reader = new SseReader(`${url.replace('ws:', 'http:')}/ws/sse?channel=deploys&channel=alerts`)
+    t.teardown(() => reader.close())
+    await reader.waitFor(3)
+    t.match(reader.events.map((e) => e.event), ['connected', 'subscribed', 'subscribed'])
+    t.match(reader.events[1].id, /^[\w-]+:0$/)
+    const notify = app.notify as (channel: string, type: string, data: unknown) => Promise<number>
+    t.equal(await notify('deploys', 'deployed', { version: '1.4.2' }), 1)
+    await reader.waitFor(4)
+    t.match(reader.events[3], { event: 'deployed', id: /:1$/, data: { channel: 'deploys', data: { version: '1.4.2' }, offset: 1 } })
   })
 
   t.test('stats: the route moved and is protected by its hook, and so is every side route', async (t) => {
