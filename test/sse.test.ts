@@ -35,10 +35,23 @@ test('a stream greets, then carries each notification as an event named by its t
   t.same(app.notifications.stats().channel_stats, {})
 })
 
-test('without sse: true there is no stream route', async (t) => {
+test('without sse: true there is no stream route; sse must be a boolean', async (t) => {
   const { http } = await build(t)
   const response = await fetch(`${http}/ws/sse?channel=alpha`)
   t.equal(response.status, 404)
+  const app = Fastify()
+  t.teardown(() => app.close())
+  await t.rejects(app.register(notifications, { channels: ['alpha'], sse: 'yes' as never }).ready(),
+    { code: 'FST_WS_NOTIFY_INVALID_OPTION', message: /sse must be true or false; got string "yes"/ })
+})
+
+test('the metrics show the transport split', async (t) => {
+  const { http, url } = await build(t, { sse: true, metrics: true })
+  await openSse(t, `${http}/ws/sse?channel=alpha`)
+  await connect(t, url)
+  const metrics = await (await fetch(`${http}/ws/metrics`)).text()
+  t.match(metrics, /^ws_notify_connections_by_transport\{transport="sse"\} 1$/m)
+  t.match(metrics, /^ws_notify_connections_by_transport\{transport="websocket"\} 1$/m)
 })
 
 test('events=message sends every event as the default message event; heartbeats are comments, or ping events', async (t) => {

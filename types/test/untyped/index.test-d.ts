@@ -87,3 +87,12 @@ publisher.notify('jobs', 'job_done', { id: 1 })
 // @ts-expect-error the channel is not declared
 publisher.notify('nope', 'job_done', { id: 'j1' })
 const closing: Promise<void> = publisher.close()
+
+// Server-Sent Events (issue 14): opt-in; stats split by transport.
+app.register(notifications, { channels: ['a'], sse: true })
+// @ts-expect-error sse is a boolean
+app.register(notifications, { channels: ['a'], sse: 'yes' })
+app.after(() => {
+  const split: number = app.notifications.stats().websocket_clients + app.notifications.stats().sse_clients
+  void split
+})
