@@ -82,3 +82,21 @@ test('transport sse: a refused stream (401) ends the client with UNAUTHORIZED', 
   await waitUntil(() => client.state === 'closed', 'the client gave up')
   t.match(named(events, 'error'), [{ code: 'UNAUTHORIZED' }])
 })
+
+test('transport sse: a stream silent for longer than the server\'s heartbeat allows is replaced (4200)', async (t) => {
+  // A server that greets with a 50 ms heartbeat interval, then never writes again.
+  const http = await import('node:http')
+  let streams = 0
+  const server = http.createServer((_request, response) => {
+    streams++
+    response.writeHead(200, { 'content-type': 'text/event-stream' })
+    response.write(`data: ${JSON.stringify({ type: 'connected', client_id: 'quiet', available_channels: [], transport: 'sse', heartbeat_interval: 50 })}\n\n`)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { server.closeAllConnections(); server.close() })
+  const { port } = server.address() as { port: number }
+  const { client, events } = await open(t, `http://127.0.0.1:${port}`, { transport: 'sse', EventSource: NodeEventSource as never, pongTimeout: 50 }, ['connected', 'disconnected'])
+  await waitUntil(() => named(events, 'disconnected').length >= 1 && streams >= 2, 'the silent stream replaced')
+  t.match(named(events, 'disconnected')[0], { code: 4200, reason: 'no heartbeat on the stream', willReconnect: true })
+  t.equal(client.transport, 'sse')
+})
