@@ -7,7 +7,7 @@ import { test } from 'tap'
 import Fastify from 'fastify'
 import notifications from '../lib/index'
 import { waitUntil } from './helper'
-import { CHROMIUM, launchChromium, screenshotOnFailure } from './browser'
+import { chromiumOrSkip, screenshotOnFailure, checkFeed } from './browser'
 import { startRefusingProxy } from './refusing-proxy'
 
 const PAGE = `<!doctype html>
@@ -36,17 +36,8 @@ const PAGE = `<!doctype html>
 </script>`
 
 test('behind a proxy that refuses upgrades, the page falls back to SSE and resumes across a cut', async (t) => {
-  const browser = await launchChromium(t)
-  if (browser === undefined) {
-    const message = `Chromium is not installed at ${CHROMIUM}: apt-get update && apt-get install -y chromium`
-    if (process.env.CI !== undefined && process.env.CI !== '') {
-      t.fail(`${message} (CI must run the browser test; .ci/run installs it)`)
-    } else {
-      process.stderr.write(`\n*** SKIPPED browser-sse.test.ts: ${message}\n\n`)
-      t.skip(message, () => {})
-    }
-    return
-  }
+  const browser = await chromiumOrSkip(t, 'browser-sse.test.ts')
+  if (browser === undefined) return
   const app = Fastify()
   await app.register(notifications, { channels: { feed: { history: { size: 1000 } } }, sse: true })
   app.get('/', async (_request, reply) => await reply.type('text/html; charset=utf-8').send(PAGE))
@@ -76,14 +67,6 @@ test('behind a proxy that refuses upgrades, the page falls back to SSE and resum
       }
       if (n % 10 === 0) await new Promise((resolve) => setImmediate(resolve))
     }
-    await page.waitForFunction(`document.querySelectorAll('#messages li').length >= ${total}`, undefined, { timeout: 10_000 })
-    await app.notify('feed', 'tick', { n: total + 1 })
-    await page.waitForFunction(`document.querySelectorAll('#messages li').length >= ${total + 1}`, undefined, { timeout: 10_000 })
-    const shown = await page.$$eval('#messages li', (items) => items.map((item) => item.textContent))
-    t.same(shown, Array.from({ length: total + 1 }, (_, i) => `${i + 1}:${i + 1}`), 'every message once, in order')
-    t.equal(await page.textContent('#recovered'), '1', 'recovered after the cut')
-    t.equal(await page.textContent('#gaps'), '0', 'no gap')
-    t.equal(await page.textContent('#state'), 'open')
-    t.same(errors, [], 'no page errors')
+    await checkFeed(t, page, async (n) => await app.notify('feed', 'tick', { n }), total, 1, errors)
   })
 })

@@ -41,7 +41,7 @@ test('without sse: true there is no stream route; sse must be a boolean', async 
   t.equal(response.status, 404)
   const app = Fastify()
   t.teardown(() => app.close())
-  await t.rejects(app.register(notifications, { channels: ['alpha'], sse: 'yes' as never }).ready(),
+  await t.rejects(async () => { await app.register(notifications, { channels: ['alpha'], sse: 'yes' as never }) },
     { code: 'FST_WS_NOTIFY_INVALID_OPTION', message: /sse must be true or false; got string "yes"/ })
 })
 

@@ -265,15 +265,20 @@ class Client {
     queueMicrotask(() => { if (this.#state !== 'closed' && this.#es === null && this.#ws === null) this.#openStream(url) })
   }
 
-  #open (url: URL): void {
-    let ws: WebSocketLike
+  /** Makes a socket or stream; null (error told, reconnect scheduled) when the constructor throws. */
+  #make<T> (make: () => T): T | null {
     try {
-      ws = new (this.#WebSocket as WebSocketConstructor)(url.href)
+      return make()
     } catch (err) {
       this.#emit('error', new NotifyClientError('CONNECT_FAILED', (err as Error).message))
       this.#scheduleReconnect()
-      return
+      return null
     }
+  }
+
+  #open (url: URL): void {
+    const ws = this.#make(() => new (this.#WebSocket as WebSocketConstructor)(url.href))
+    if (ws === null) return
     this.#ws = ws
     let opened = false
     let status: number | undefined
@@ -303,10 +308,7 @@ class Client {
       }, () => {})
     })
     // A failed socket also fires close, which reconnects; this listener keeps `ws` from throwing.
-    ws.addEventListener('error', (event) => {
-      const match = /Unexpected server response: (\d{3})/.exec(String((event as { message?: unknown }).message))
-      if (match !== null) status = Number(match[1])
-    })
+    ws.addEventListener('error', (event) => { status = statusOf(event) ?? status })
   }
 
   /** `auto`, still on WebSocket, and an EventSource to fall back on. */
@@ -340,14 +342,8 @@ class Client {
     stream.searchParams.set('heartbeat', 'event')
     const resume = positions.toString()
     if (resume !== '') stream.searchParams.set('last_event_id', resume)
-    let es: EventSourceLike
-    try {
-      es = new (this.#EventSource as EventSourceConstructor)(stream.href)
-    } catch (err) {
-      this.#emit('error', new NotifyClientError('CONNECT_FAILED', (err as Error).message))
-      this.#scheduleReconnect()
-      return
-    }
+    const es = this.#make(() => new (this.#EventSource as EventSourceConstructor)(stream.href))
+    if (es === null) return
     this.#es = es
     es.addEventListener('message', (event) => { if (es === this.#es) this.#onStreamFrame((event as MessageLike).data) })
     // A browser's EventSource would retry by itself, without our backoff or resume: closed here.
@@ -356,8 +352,8 @@ class Client {
       es.close()
       if (this.#ready) return this.#onClose(1006, 'the stream was lost')
       this.#es = null
-      const match = /Unexpected server response: (\d{3})/.exec(String((event as { message?: unknown }).message))
-      const answer = match !== null ? Promise.resolve(Number(match[1])) : probeStatus(stream)
+      const status = statusOf(event)
+      const answer = status !== undefined ? Promise.resolve(status) : probeStatus(stream)
       answer.then((found) => {
         if (this.#state === 'closed' || this.#es !== null || this.#ws !== null) return
         if (found === 401 || found === 403) return this.#refused(found)
@@ -375,14 +371,8 @@ class Client {
 
   #onStreamFrame (data: unknown): void {
     this.#watchSilence()
-    if (typeof data !== 'string') return
-    let frame: Frame
-    try {
-      frame = JSON.parse(data) as Frame
-    } catch {
-      return
-    }
-    if (typeof frame !== 'object' || frame === null) return
+    const frame = parseFrame(data)
+    if (frame === null) return
     switch (frame.type) {
       case 'ping': return
       case 'close': {
@@ -519,14 +509,8 @@ class Client {
   // ---- inbound frames ---------------------------------------------------------------------
 
   #onFrame (data: unknown): void {
-    if (typeof data !== 'string') return
-    let frame: Frame
-    try {
-      frame = JSON.parse(data) as Frame
-    } catch {
-      return
-    }
-    if (typeof frame === 'object' && frame !== null) this.#onParsed(frame)
+    const frame = parseFrame(data)
+    if (frame !== null) this.#onParsed(frame)
   }
 
   #onParsed (frame: Frame): void {
@@ -654,6 +638,23 @@ class Client {
     }
     for (const listener of [...set]) (listener as (payload: ClientEventMap[N]) => void)(payload)
   }
+}
+
+/** A frame's JSON object; null for anything else (not text, not JSON, not an object). */
+function parseFrame (data: unknown): Frame | null {
+  if (typeof data !== 'string') return null
+  try {
+    const frame = JSON.parse(data) as unknown
+    return typeof frame === 'object' && frame !== null ? frame as Frame : null
+  } catch {
+    return null
+  }
+}
+
+/** The HTTP status an error event names (`ws` and NodeEventSource say "Unexpected server response: 401"). */
+function statusOf (event: unknown): number | undefined {
+  const match = /Unexpected server response: (\d{3})/.exec(String((event as { message?: unknown }).message))
+  return match === null ? undefined : Number(match[1])
 }
 
 /**
