@@ -12,6 +12,8 @@ export interface StreamEvent {
   readonly type: string
   readonly data: string
   readonly lastEventId: string
+  /** The `id:` of this event itself, when it had one. */
+  readonly id: string | undefined
 }
 
 /** Reads an event stream chunk by chunk; calls back once per event and once per comment. */
@@ -20,6 +22,7 @@ export class EventStreamParser {
   #type = ''
   #data: string[] = []
   #lastEventId = ''
+  #id: string | undefined
   /** A chunk ended right after a CR: an LF starting the next chunk is the same line end. */
   #afterCr = false
   readonly #onEvent: (event: StreamEvent) => void
@@ -58,16 +61,18 @@ export class EventStreamParser {
     if (value.startsWith(' ')) value = value.slice(1)
     if (field === 'event') this.#type = value
     else if (field === 'data') this.#data.push(value)
-    else if (field === 'id' && !value.includes('\0')) this.#lastEventId = value
+    else if (field === 'id' && !value.includes('\0')) this.#lastEventId = this.#id = value
   }
 
   #dispatch (): void {
     const type = this.#type === '' ? 'message' : this.#type
+    const id = this.#id
     this.#type = ''
+    this.#id = undefined
     if (this.#data.length === 0) return
     const data = this.#data.join('\n')
     this.#data = []
-    this.#onEvent({ type, data, lastEventId: this.#lastEventId })
+    this.#onEvent({ type, data, lastEventId: this.#lastEventId, id })
   }
 }
 

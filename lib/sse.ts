@@ -13,6 +13,9 @@ import type { EncodedMessage } from './sender'
 /** The comment written on each heartbeat: proves the stream alive to the reader (and any proxy). */
 const PING = Buffer.from(': ping\n\n')
 
+/** A tick's events up to this many bytes go out as one chunk. */
+const JOIN_BELOW = 8 * 1024
+
 /** One message's SSE framing, shared by every stream it goes to. */
 class SseEvent {
   readonly type: string
@@ -134,22 +137,38 @@ export class SseStream extends EventEmitter implements PeerSocket, MessagePeer {
     response.on('error', () => {})
   }
 
-  /** Bytes written in this tick: the application's own burst, not a backlog (see hub.ts, #admit). */
-  #tickBytes = 0
-  readonly #endTick = (): void => { this.#tickBytes = 0 }
-
   /**
-   * What the reader has not read, this tick's writes left out, as a WebSocket's queue leaves out
-   * the frames of the tick (sender.ts): the slow-consumer bound means the same on both.
+   * The events of this tick, handed to the response at its end as one chunk (one write, however
+   * many events): the application's own burst, which, as on a WebSocket (sender.ts), is not
+   * counted as a backlog the reader failed to read (see hub.ts, #admit).
    */
+  #pending: Array<Buffer | string> = []
+  readonly #flush = (): void => {
+    const pending = this.#pending
+    if (pending.length === 0) return
+    this.#pending = []
+    if (this.#response.destroyed) return
+    if (pending.length === 1) {
+      this.#response.write(pending[0])
+      return
+    }
+    // Small events are joined into one chunk (fewer writes); large ones are not worth the copy.
+    let bytes = 0
+    for (const chunk of pending) bytes += chunk.length
+    if (bytes <= JOIN_BELOW) {
+      this.#response.write(Buffer.concat(pending.map((chunk) => typeof chunk === 'string' ? Buffer.from(chunk) : chunk)))
+      return
+    }
+    for (const chunk of pending) this.#response.write(chunk)
+  }
+
+  /** What the reader has not read (this tick's events left out, as on a WebSocket). */
   get bufferedAmount (): number {
-    return Math.max(0, this.#response.writableLength - this.#tickBytes)
+    return this.#response.writableLength
   }
 
   #write (chunk: Buffer | string): void {
-    if (this.#tickBytes === 0) process.nextTick(this.#endTick)
-    this.#tickBytes += chunk.length
-    this.#response.write(chunk)
+    if (this.#pending.push(chunk) === 1) process.nextTick(this.#flush)
   }
 
   write (message: EncodedMessage): void {
@@ -176,11 +195,14 @@ export class SseStream extends EventEmitter implements PeerSocket, MessagePeer {
     if (this.readyState !== PeerState.OPEN) return
     this.readyState = PeerState.CLOSING
     const body = JSON.stringify({ type: 'close', code, reason, timestamp: new Date().toISOString() })
+    // What this tick wrote goes before the close event (disconnect right after a notify).
+    this.#flush()
     this.#response.end(`${this.#named ? 'event: close\n' : ''}data: ${body}\n\n`)
   }
 
   terminate (): void {
     this.readyState = PeerState.CLOSING
+    this.#pending = []
     this.#response.destroy()
   }
 

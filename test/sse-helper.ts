@@ -36,20 +36,14 @@ export class SseReader {
           return
         }
         resolve({ status: 200, headers: res.headers, body: null })
-        let id: string | undefined
-        // The parser keeps the last id; an event's own id line is what this test reads.
         const parser = new EventStreamParser((event) => {
-          this.events.push({ event: event.type, id, data: JSON.parse(event.data) })
-          id = undefined
+          this.events.push({ event: event.type, id: event.id, data: JSON.parse(event.data) })
           this.#wake()
         }, (text) => {
           this.comments.push(text)
           this.#wake()
         })
-        res.on('data', (chunk: string) => {
-          for (const line of chunk.split('\n')) if (line.startsWith('id: ')) id = line.slice(4)
-          parser.push(chunk)
-        })
+        res.on('data', (chunk: string) => parser.push(chunk))
       })
       this.request.on('error', (err) => { ended(); reject(err) })
     })
