@@ -152,6 +152,7 @@ export function registerSseRoute (fastify: FastifyInstance, context: SseRouteCon
         ? undefined
         : resume.single ?? resume.byChannel.get(channel)
       subscribeWithHistory(hub, history, peer, channel, since, undefined)
+      stream.flush()
     }
   })
 }

@@ -167,6 +167,15 @@ export class SseStream extends EventEmitter implements PeerSocket, MessagePeer {
     return this.#response.writableLength
   }
 
+  /**
+   * Hands this tick's events to the response now. The route calls it after each channel's reply
+   * and replay, so the next channel's is admitted against what those already hold (hub.ts,
+   * #admit): a stream that asks to replay many channels at once meets the bound like a socket.
+   */
+  flush (): void {
+    this.#flush()
+  }
+
   #write (chunk: Buffer | string): void {
     if (this.#pending.push(chunk) === 1) process.nextTick(this.#flush)
   }

@@ -210,6 +210,24 @@ test('a stream that stops reading is closed as a slow consumer, bounded like a s
   t.same(healthy.events.slice(2).map((e) => e.data.data.seq), [...Array(sent).keys()], 'the healthy one got every message in order')
 })
 
+test('a stream that resumes many channels at once meets the bound: past it, it is closed as a slow consumer', async (t) => {
+  const channels = { alpha: { history: { size: 10 } }, beta: { history: { size: 10 } }, gamma: { history: { size: 10 } } }
+  const { app, http } = await build(t, { sse: true, channels, maxBufferedBytes: 1024 })
+  const first = await openSse(t, `${http}/ws/sse?channel=alpha&channel=beta&channel=gamma`)
+  await first.waitFor(4)
+  const id = first.events[3].id as string
+  first.close()
+  await waitUntil(() => app.notifications.stats().total_clients === 0, 'the stream left')
+  const text = 'x'.repeat(200)
+  for (let i = 0; i < 10; i++) for (const channel of ['alpha', 'beta', 'gamma']) await app.notify(channel, 'n', { text, i })
+  const resumed = await openSse(t, `${http}/ws/sse?channel=alpha&channel=beta&channel=gamma`, { 'last-event-id': id })
+  await within(resumed.ended, 'the stream was ended')
+  const replayed = resumed.events.filter((e) => e.event === 'n').length
+  t.equal(replayed, 10, 'the first channel\'s replay, whole; nothing of the next ones')
+  t.match(resumed.events.at(-1), { event: 'close', data: { code: 1013, reason: 'slow consumer' } })
+  t.equal(app.notifications.stats().slow_consumers_closed, 1)
+})
+
 test('app.close() ends every stream promptly, with a close event (1001)', async (t) => {
   const app = Fastify()
   await app.register(notifications, { channels: ['alpha'], sse: true })
