@@ -100,3 +100,17 @@ test('transport sse: a stream silent for longer than the server\'s heartbeat all
   t.match(named(events, 'disconnected')[0], { code: 4200, reason: 'no heartbeat on the stream', willReconnect: true })
   t.equal(client.transport, 'sse')
 })
+
+test('transport sse: notifications and direct messages typed "close" or "ping" are handed out, not taken for the stream\'s own', async (t) => {
+  const { app, http } = await build(t, { sse: true, channels: CHANNELS })
+  const { client, events } = await open(t, http, { transport: 'sse', EventSource: NodeEventSource as never }, ['disconnected', 'message'])
+  const seen: string[] = []
+  await client.subscribe('beta', (message) => seen.push(message.type))
+  await app.notify('beta', 'close', { code: 4001 })
+  await app.notify('beta', 'ping', {})
+  await app.notifications.sendTo(client.clientId as string, 'close', {})
+  await waitUntil(() => seen.length === 2 && named(events, 'message').length === 1, 'all three handed out')
+  t.same(seen, ['close', 'ping'])
+  t.same(named(events, 'disconnected'), [], 'the stream stayed open')
+  t.equal(client.state, 'open')
+})

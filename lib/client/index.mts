@@ -373,7 +373,9 @@ class Client {
     this.#watchSilence()
     const frame = parseFrame(data)
     if (frame === null) return
-    switch (frame.type) {
+    // The stream's own ping and close carry no `data`: a notification or direct message of type
+    // "ping" or "close" (which always has `data`) is handed out as one.
+    switch ('data' in frame ? null : frame.type) {
       case 'ping': return
       case 'close': {
         // The server ends the stream with the code a WebSocket would get: the same decision follows.
@@ -381,7 +383,7 @@ class Client {
         return
       }
       case 'subscribed': {
-        const state = typeof frame.channel === 'string' ? this.#channels.get(frame.channel) : undefined
+        const state = this.#channels.get(frame.channel as string)
         if (state !== undefined) this.#subscribed(state, frame)
         return
       }
