@@ -1,6 +1,6 @@
 'use strict'
-// Load clients: raw TCP sockets speaking just enough WebSocket (and engine.io v4 for socket.io)
-// to subscribe, then count raw frames. No ws parser on this side: the client core must not be
+// Load clients: raw TCP sockets speaking just enough WebSocket (and engine.io v4 for socket.io;
+// chunked HTTP and Server-Sent Events for fastify-ws-notify-sse) to subscribe, then count raw frames. No ws parser on this side: the client core must not be
 // the bottleneck. A sample of clients reads the send timestamp of each frame for latency.
 const net = require('node:net')
 const http = require('node:http')
@@ -72,6 +72,8 @@ class Client {
     this.count = 0
     this.rest = null
     this.upgraded = false
+    // fastify-ws-notify-sse: a Server-Sent Events stream (channels in its URL), not a WebSocket.
+    this.sse = this.contender === 'fastify-ws-notify-sse'
     this.pendingReplies = 0
     this.ready = null
     const readyPromise = new Promise((resolve, reject) => { this.ready = { resolve, reject } })
@@ -81,7 +83,9 @@ class Client {
     // The dashboard page's socket (S6) connects as the page does: no client_id.
     const path = this.contender === 'socket.io'
       ? `/socket.io/?EIO=4&transport=websocket&${query}`
-      : this.contender.startsWith('fastify-ws-notify') ? (options.anonymous ? '/ws' : `/ws?client_id=${clientId}`) : `/ws?${query}`
+      : this.sse
+        ? `/ws/sse?${options.anonymous ? '' : `client_id=${clientId}&`}events=message&${this.channels.map((c) => `channel=${c}`).join('&')}`
+        : this.contender.startsWith('fastify-ws-notify') ? (options.anonymous ? '/ws' : `/ws?client_id=${clientId}`) : `/ws?${query}`
     const socket = this.socket = net.connect({
       port: options.port,
       host: '127.0.0.1',
@@ -89,6 +93,7 @@ class Client {
     })
     socket.setNoDelay(true)
     socket.on('connect', () => {
+      if (this.sse) return socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${options.port}\r\nAccept: text/event-stream\r\n\r\n`)
       socket.write(`GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${options.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
         'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n')
     })
@@ -114,7 +119,7 @@ class Client {
       const end = buf.indexOf('\r\n\r\n')
       if (end === -1) { this.rest = Buffer.from(buf); return }
       const status = buf.toString('latin1', 0, 12)
-      if (status !== 'HTTP/1.1 101') {
+      if (status !== (this.sse ? 'HTTP/1.1 200' : 'HTTP/1.1 101')) {
         this.ready.reject(new Error(`client ${this.index}: upgrade refused: ${buf.toString('latin1', 0, Math.min(end, 200))}`))
         this.socket.destroy()
         return
@@ -122,6 +127,7 @@ class Client {
       this.upgraded = true
       off = end + 4
     }
+    if (this.sse) return this.onChunks(buf, off)
     const length = buf.length
     while (length - off >= 2) {
       let size = buf[off + 1] & 127
@@ -149,6 +155,34 @@ class Client {
     if (off < length) this.rest = Buffer.from(buf.subarray(off))
   }
 
+  /** SSE: the response's chunks (chunked encoding); the server writes whole events in each. */
+  onChunks (buf, off) {
+    const length = buf.length
+    while (off < length) {
+      const lineEnd = buf.indexOf('\r\n', off)
+      if (lineEnd === -1) break
+      const size = parseInt(buf.toString('latin1', off, lineEnd), 16)
+      if (size === 0) { off = lineEnd + 2; break }
+      const start = lineEnd + 2
+      if (length < start + size + 2) break
+      this.onEvents(buf, start, start + size)
+      off = start + size + 2
+    }
+    if (off < length) this.rest = Buffer.from(buf.subarray(off))
+  }
+
+  /** SSE events (`data: <json>\n\n`, or a `: ping` comment) between start and end. */
+  onEvents (buf, start, end) {
+    let at = start
+    while (at < end) {
+      const eventEnd = buf.indexOf('\n\n', at)
+      const stop = eventEnd === -1 || eventEnd > end ? end : eventEnd
+      // 'd' of `data: `: its JSON starts 6 bytes in.
+      if (buf[at] === 0x64) this.onText(buf, at + 6, stop)
+      at = stop + 2
+    }
+  }
+
   onText (buf, start, end) {
     if (this.contender === 'socket.io') {
       // engine.io v4: 0 open, 2 ping, 40 namespace connected, 42 event.
@@ -165,11 +199,14 @@ class Client {
     if (kind === B) onBench(this, buf, start, end)
     else if (this.contender.startsWith('fastify-ws-notify')) {
       const text = buf.toString('utf8', start, end)
-      if (kind === 0x63) { // connected: subscribe to every channel of this client
+      if (kind === 0x63 && text.startsWith('{"type":"connected"')) { // subscribe to every channel of this client
         this.pendingReplies = this.channels.length
-        for (const channel of this.channels) this.send(JSON.stringify({ action: 'subscribe', channel }))
+        // A stream's URL subscribed them: their `subscribed` events follow.
+        if (!this.sse) for (const channel of this.channels) this.send(JSON.stringify({ action: 'subscribe', channel }))
       } else if (kind === 0x73 && text.startsWith('{"type":"subscribed"')) {
         if (--this.pendingReplies === 0) this.ready.resolve()
+      } else if (this.sse && text.startsWith('{"type":"close"')) {
+        state.closedByServer++
       } else state.errors.push(`client ${this.index}: unexpected frame ${text.slice(0, 200)}`)
     } else if (kind === 0x72) this.ready.resolve() // {"type":"ready"}
   }

@@ -22,7 +22,8 @@ const only = (process.argv.find((a) => a.startsWith('--only=')) || '').slice(7)
 const pick = (process.argv.find((a) => a.startsWith('--contenders=')) || '').slice(13)
 const PLUGIN = 'fastify-ws-notify'
 // ws-limit-fastify (the limit's loop on @fastify/websocket's sockets) runs only when named.
-const CONTENDERS = pick === '' ? [PLUGIN, 'ws-limit', 'old-way', 'socket.io'] : pick.split(',')
+// fastify-ws-notify-sse: the plugin's Server-Sent Events streams (the SSE row of each table).
+const CONTENDERS = pick === '' ? [PLUGIN, 'fastify-ws-notify-sse', 'ws-limit', 'old-way', 'socket.io'] : pick.split(',')
 // Three rounds; --quick runs one (CI checks the bench still runs and counts right).
 const ROUNDS = Number((process.argv.find((a) => a.startsWith('--rounds=')) || '').slice(9)) || (quick ? 1 : 3)
 

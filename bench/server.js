@@ -237,6 +237,8 @@ async function startLimitFastify () {
 
 const starters = {
   'fastify-ws-notify': startPlugin,
+  // The plugin's Server-Sent Events transport: the same fan-out to streams at /ws/sse.
+  'fastify-ws-notify-sse': (options) => startPlugin({ sse: true, ...options }),
   // (Development, only when named: A/B of two builds, paired in time.) BENCH_PLUGIN_BASE names
   // another build of the plugin, such as one of an earlier commit.
   'fastify-ws-notify@base': (options) => startPlugin(options, process.env.BENCH_PLUGIN_BASE),

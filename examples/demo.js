@@ -234,8 +234,10 @@ client.on('state', (state) => {
   if (state === 'reconnecting') setBadge('reconnecting', 'reconnecting…')
   else if (state === 'closed') setBadge('closed', 'closed')
 })
-client.on('connected', () => {
-  setBadge('connected', connectedBefore ? 'reconnected' : 'connected')
+client.on('connected', ({ transport }) => {
+  // Behind a proxy that refuses WebSocket the client falls back to Server-Sent Events: say so.
+  const via = transport === 'sse' ? ' · over Server-Sent Events' : ''
+  setBadge('connected', (connectedBefore ? 'reconnected' : 'connected') + via)
   resuming = connectedBefore ? new Set(active) : new Set()
   missed = false
   connectedBefore = true

@@ -87,6 +87,8 @@ export async function buildDemo (options: DemoOptions = {}): Promise<FastifyInst
     // What operators look at: a live page and Prometheus metrics beside /ws/stats.
     dashboard: true,
     metrics: true,
+    // Server-Sent Events at /ws/sse for networks that break WebSocket (the page falls back to it).
+    sse: true,
     ...(redisUrl !== undefined && redisUrl !== '' && { adapter: redisAdapter({ redis: redisUrl }) })
   })
   // `/`: the demo page (demo.html, .css, .js; it uses the plugin's client from /ws/client.js).

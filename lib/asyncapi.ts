@@ -148,6 +148,7 @@ export function buildAsyncApi (config: Config): AsyncApiDocument {
 
   // Each declared channel: one message per event type (any type and any data when undeclared).
   const operationKeys = new Set(Object.keys(operations))
+  const notificationKeys: string[] = []
   for (const { name, events, history } of config.channels.values()) {
     const envelope = (type: JsonSchema, data: JsonSchema): JsonSchema => withProperties(NotificationFrame, {
       type,
@@ -157,6 +158,7 @@ export function buildAsyncApi (config: Config): AsyncApiDocument {
     const keys = events === null
       ? [add(`${name}.any`, message(`${name}`, `Any notification on ${name}`, envelope({ type: 'string', minLength: 1 }, {}), name))]
       : [...events].map(([type, schema]) => add(`${name}.${type}`, message(type, `${type} on ${name}`, envelope({ type: 'string', const: type }, plain(schema)), `${name} ${type}`)))
+    notificationKeys.push(...keys)
     operations[keyFor(`receive.${name}`, operationKeys)] = {
       action: 'receive',
       channel: { $ref: '#/channels/socket' },
@@ -167,7 +169,7 @@ export function buildAsyncApi (config: Config): AsyncApiDocument {
   }
 
   const clientId = { type: 'string', pattern: CLIENT_ID_PATTERN.source, minLength: 1, maxLength: 128, description: 'the client\'s name for itself; absent: a UUID is made. Malformed: HTTP 400.' }
-  return {
+  const document = {
     asyncapi: '3.1.0',
     info: {
       title: 'fastify-ws-notify notifications',
@@ -194,6 +196,27 @@ export function buildAsyncApi (config: Config): AsyncApiDocument {
     },
     operations,
     components: { messages }
+  }
+  if (config.sse) addStream(document, config.path, [connected, subscribed, direct, ...notificationKeys])
+  return document
+}
+
+/** With `sse: true`: the stream at `${path}/sse`, which carries the server's frames one way. */
+function addStream (document: AsyncApiDocument & { channels: Record<string, unknown>, operations: Record<string, unknown> }, path: string, keys: string[]): void {
+  const url = path === '/' ? '/sse' : `${path}/sse`
+  document.channels.stream = {
+    address: url,
+    title: 'Server-Sent Events stream',
+    description: `GET ${url}?channel=a&channel=b as text/event-stream (server option sse: true): each frame above that the server sends is one event ` +
+      '(event: its type, data: its JSON, id: epoch:offset on history channels); resume with Last-Event-ID or last_event_id; ' +
+      'a last `close` event carries the close code. Query: channel (repeated), client_id, last_event_id, events=message, heartbeat=event.',
+    messages: Object.fromEntries(keys.map((key) => [key, { $ref: `#/components/messages/${key}` }]))
+  }
+  document.operations.stream = {
+    action: 'receive',
+    channel: { $ref: '#/channels/stream' },
+    summary: 'The greeting, subscribed per channel of the URL, notifications and direct messages, over Server-Sent Events',
+    messages: keys.map((key) => ({ $ref: `#/channels/stream/messages/${key}` }))
   }
 }
 

@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 // `fastify-ws-notify listen <url> <channel>...`: subscribe through fastify-ws-notify/client and
-// print every message as one JSON line on stdout; everything about the connection itself
+// print every message as one JSON line on stdout (over WebSocket, or Server-Sent Events with --sse); everything about the connection itself
 // (subscriptions, reconnects, resumes, gaps, errors) goes to stderr, so stdout pipes cleanly
 // into `jq` and friends.
 import { parseArgs } from 'node:util'
 import WebSocket from 'ws'
 import type { ClientRequest, IncomingMessage } from 'node:http'
+import { NodeEventSource } from './event-source'
 
-const USAGE = `Usage: fastify-ws-notify listen <url> <channel>... [--client-id ID] [--once]
+const USAGE = `Usage: fastify-ws-notify listen <url> <channel>... [--client-id ID] [--once] [--sse]
 
 Connects to a fastify-ws-notify server, subscribes to each channel, and prints every message it
 receives as one JSON line on stdout. Connection events, reconnects, resumes and gaps go to stderr.
@@ -18,6 +19,8 @@ message it printed (channels with history), or reports a gap.
   <channel>...       one or more channel names
   --client-id ID     connect as this client id (1-128 characters of [A-Za-z0-9_.:@|-])
   --once             exit when the connection closes instead of reconnecting
+  --sse              use Server-Sent Events (<url>/sse, the server's sse: true) instead of
+                     WebSocket, for networks that block upgrades; http:// urls work too
   -h, --help         print this help
 
 Without --once it stops when the server ends the session (close codes 4000-4099 and 1008)
@@ -59,7 +62,7 @@ function print (value: unknown): void {
   process.stdout.write(escapeControls(JSON.stringify(value)) + '\n')
 }
 
-interface ListenArgs { url: URL, channels: string[], clientId: string | undefined, once: boolean }
+interface ListenArgs { url: URL, channels: string[], clientId: string | undefined, once: boolean, sse: boolean }
 
 function parseCommandLine (argv: string[]): ListenArgs {
   let parsed
@@ -70,6 +73,7 @@ function parseCommandLine (argv: string[]): ListenArgs {
       options: {
         'client-id': { type: 'string' },
         once: { type: 'boolean' },
+        sse: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' }
       }
     })
@@ -91,12 +95,14 @@ function parseCommandLine (argv: string[]): ListenArgs {
   } catch {
     usageError(`invalid url "${address}"`)
   }
-  if (url.protocol !== 'ws:' && url.protocol !== 'wss:') usageError(`url must start with ws:// or wss://; got "${address}"`)
-  return { url, channels, clientId: parsed.values['client-id'], once: parsed.values.once === true }
+  const sse = parsed.values.sse === true
+  const schemes = sse ? ['ws:', 'wss:', 'http:', 'https:'] : ['ws:', 'wss:']
+  if (!schemes.includes(url.protocol)) usageError(`url must start with ${sse ? 'ws://, wss://, http:// or https://' : 'ws:// or wss://'}; got "${address}"`)
+  return { url, channels, clientId: parsed.values['client-id'], once: parsed.values.once === true, sse }
 }
 
 /** Connects through the client, subscribes, prints; sets process.exitCode on every failure. */
-async function listen ({ url, channels, clientId, once }: ListenArgs): Promise<void> {
+async function listen ({ url, channels, clientId, once, sse }: ListenArgs): Promise<void> {
   const { createClient } = await import('./client/index.mjs')
   let everConnected = false
   let lastError = ''
@@ -127,7 +133,22 @@ async function listen ({ url, channels, clientId, once }: ListenArgs): Promise<v
     }
   }
 
+  // The same for a stream: the body of a refused one, and why a connection failed.
+  class ReportingEventSource extends NodeEventSource {
+    constructor (address: string) {
+      super(address)
+      this.on('error', ({ message, status, body }: { message: string, status?: number, body?: string }) => {
+        lastError = message
+        if (status === undefined) return
+        report(`${address} refused the stream: HTTP ${status}${body === undefined || body === '' ? '' : `: ${body.trim()}`}`)
+        if (!everConnected) process.exit(1)
+      })
+    }
+  }
+
   const client = createClient<Record<string, Record<string, unknown>>>(url.href, {
+    transport: sse ? 'sse' : 'websocket',
+    EventSource: ReportingEventSource,
     WebSocket: ReportingWebSocket,
     clientId,
     reconnect: once ? false : undefined

@@ -138,7 +138,7 @@ function onFrame (connection: Session, data: RawData, isBinary: boolean): Promis
  * frames waiting for an async authorize. Its listeners are module-level functions that find it
  * through the socket (kSession): an idle socket costs this one object, no closures.
  */
-class Session extends Connection implements RateState {
+class Session extends Connection<WebSocket> implements RateState {
   readonly context: ConnectionContext
   /** Who is on the other end, and the upgrade request: both go to `authorize`. */
   readonly identity: Identity

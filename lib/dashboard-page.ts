@@ -312,6 +312,8 @@ poll();
 
 const CARDS: ReadonlyArray<readonly [string, string, string?]> = [
   ['total_clients', 'Connections'],
+  ['websocket_clients', 'WebSocket'],
+  ['sse_clients', 'SSE streams'],
   ['total_channels', 'Active channels'],
   ['notifications_per_second', 'Notifications/s (5 s)'],
   ['deliveries_per_second', 'Deliveries/s (5 s)'],

@@ -1,17 +1,19 @@
 // Subscriptions and fan-out of one registration: which sockets are open, which client ids and
 // channels they belong to, and the loop that writes one encoded message to each of them. Every
 // delivery is counted here.
-import type { WebSocket } from 'ws'
 import type { Duplex } from 'node:stream'
+import type { MessagePeer, PeerSocket } from './peer'
 import { Sender, directSocketOf, encodeMessage, queuedBytes, type EncodedMessage, type Run, type Writable } from './sender'
 import { Counters, snapshot, type StatsSnapshot } from './stats'
 import { CloseCode } from './protocol'
 
-/** One open socket and what it is subscribed to. */
-export class Connection implements Writable {
-  readonly ws: WebSocket
+/** One open socket (a WebSocket, or an SSE stream: see peer.ts) and what it is subscribed to. */
+export class Connection<S extends PeerSocket = PeerSocket> implements Writable {
+  readonly ws: S
   readonly clientId: string
   readonly direct: Duplex | null
+  /** The SSE stream when the peer is one (it frames messages itself); null on a WebSocket. */
+  readonly stream: MessagePeer | null
   readonly channels = new Set<string>()
   queued: Buffer | Run | null = null
   /** Date.now() of the last frame or pong from the peer. */
@@ -19,10 +21,11 @@ export class Connection implements Writable {
   /** A ping is out and no pong has come back yet. */
   awaitingPong = false
 
-  constructor (ws: WebSocket, clientId: string) {
+  constructor (ws: S, clientId: string, stream: MessagePeer | null = null) {
     this.ws = ws
     this.clientId = clientId
-    this.direct = directSocketOf(ws)
+    this.stream = stream
+    this.direct = stream === null ? directSocketOf(ws) : null
   }
 }
 
@@ -45,7 +48,7 @@ export interface MembershipObserver {
   left (connection: Connection, channel: string): void
 }
 
-function terminate (ws: WebSocket): void {
+function terminate (ws: PeerSocket): void {
   ws.terminate()
 }
 
@@ -56,6 +59,8 @@ export class Hub {
   /** client id -> its open sockets. */
   readonly clients = new Map<string, Set<Connection>>()
   readonly counters = new Counters()
+  /** Open SSE streams among `connections` (stats split them by transport). */
+  sseConnections = 0
   readonly #sender = new Sender()
   readonly #options: HubOptions
   /** Counts messages held in history for stats; absent when nothing keeps history. */
@@ -69,6 +74,7 @@ export class Hub {
   add (connection: Connection): void {
     this.connections.add(connection)
     this.counters.connectionsEver++
+    if (connection.stream !== null) this.sseConnections++
     const sockets = this.clients.get(connection.clientId)
     if (sockets === undefined) this.clients.set(connection.clientId, new Set([connection]))
     else sockets.add(connection)
@@ -77,6 +83,7 @@ export class Hub {
   /** Takes a socket out of every map. Idempotent: close, error and slow-consumer paths all call it. */
   remove (connection: Connection): void {
     if (!this.connections.delete(connection)) return
+    if (connection.stream !== null) this.sseConnections--
     for (const channel of connection.channels) this.#leave(connection, channel)
     connection.channels.clear()
     const sockets = this.clients.get(connection.clientId)
@@ -237,6 +244,6 @@ export class Hub {
   }
 
   stats (): StatsSnapshot {
-    return snapshot(this.counters, this.connections.size, this.subscribers, this.#history?.size() ?? 0)
+    return snapshot(this.counters, this.connections.size, this.subscribers, this.#history?.size() ?? 0, this.sseConnections)
   }
 }

@@ -18,6 +18,7 @@ import { createAuth } from './auth'
 import { startHeartbeat } from './heartbeat'
 import { closeAllConnections, UnfinishedSockets } from './shutdown'
 import { registerRoutes } from './routes'
+import { registerSseRoute } from './sse-route'
 import { onWebSocketError } from './socket-errors'
 import { refuseLaterWebSocket } from './websocket-order'
 import { registerDashboard } from './dashboard'
@@ -141,6 +142,7 @@ async function plugin (fastify: FastifyInstance, options: NotificationsOptions):
       clusterStats: async () => await adapter.clusterStats?.() ?? sumStats([hub.stats()]),
       onConnection: createConnectionHandler({ config, hub, registry, history, auth, log: fastify.log, presence })
     })
+    if (config.sse) registerSseRoute(scope, { config, hub, auth, registry, history, isClosing })
     registerClientRoute(scope, config.path)
     registerDashboard(scope, config)
     registerAsyncApi(scope, config)

@@ -46,6 +46,14 @@ export function createConnectionLimitHook (config: Config, hub: Hub) {
   }
 }
 
+/** preValidation hook of the ws and SSE routes: the per-client limit, after authenticate decided the client id. */
+export function createClientLimitHook (config: Config, hub: Hub, clientIdOf: (request: FastifyRequest) => string | undefined) {
+  return async function checkClientLimit (request: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const reason = connectionLimitReached(config, hub, clientIdOf(request))
+    if (reason !== null) return refuseOverLimit(reply, reason)
+  }
+}
+
 /** A subscribe to a channel not yet joined would exceed maxSubscriptionsPerConnection. */
 export function subscriptionLimitReached (config: LimitsConfig, connection: Connection, channel: string): boolean {
   return !connection.channels.has(channel) && connection.channels.size >= config.maxSubscriptionsPerConnection

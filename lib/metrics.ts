@@ -60,7 +60,7 @@ export async function registerMetrics (fastify: FastifyInstance, context: Metric
   }
 
   // Checked in one pass before anything is registered, so a refusal leaves the registry as it was.
-  const all = ['connections', 'channels_active', 'subscribers', 'history_messages', 'uptime_seconds', 'connections_total',
+  const all = ['connections', 'connections_by_transport', 'channels_active', 'subscribers', 'history_messages', 'uptime_seconds', 'connections_total',
     'messages_sent_total', 'bytes_sent_total', 'notifications_published_total', 'messages_dropped_total',
     'slow_consumers_closed_total', 'protocol_errors_total', 'fanout_duration_seconds', 'message_bytes', 'presence_members']
   for (const suffix of all) {
@@ -70,6 +70,17 @@ export async function registerMetrics (fastify: FastifyInstance, context: Metric
   }
 
   gauge('connections', 'Sockets open now (stats: total_clients)', () => hub.connections.size)
+  // eslint-disable-next-line no-new
+  new prom.Gauge({
+    name: name('connections_by_transport'),
+    help: 'Sockets open now by transport: websocket or sse (stats: websocket_clients, sse_clients)',
+    labelNames: ['transport'],
+    registers: [target],
+    collect () {
+      this.set({ transport: 'websocket' }, hub.connections.size - hub.sseConnections)
+      this.set({ transport: 'sse' }, hub.sseConnections)
+    }
+  })
   gauge('channels_active', 'Channels with at least one subscriber now (stats: total_channels)', () => hub.stats().total_channels)
   gauge('history_messages', 'Messages held in all channels\' history (stats: history_messages)', () => hub.stats().history_messages)
   gauge('uptime_seconds', 'Seconds since registration (stats: uptime_seconds)', () => (Date.now() - counters.startedAt) / 1000)

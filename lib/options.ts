@@ -58,6 +58,8 @@ export interface Config extends HardeningConfig, ObservabilityConfig {
   readonly presence: PresenceConfig
   /** Lifecycle hooks (lifecycle.ts); null when none is given. */
   readonly hooks: Readonly<LifecycleHooks> | null
+  /** Serve Server-Sent Events streams at `${path}/sse` (sse-route.ts). */
+  readonly sse: boolean
 }
 
 /** Options read by readObservability() at the end of this file. */
@@ -77,7 +79,7 @@ const REGISTER_OPTIONS = ['prefix', 'logLevel', 'logSerializers']
 
 const KNOWN_OPTIONS = new Set([
   'channels', 'path', 'stats', 'heartbeatInterval', 'idleTimeout', 'maxPayload', 'maxMessageSize',
-  'closeTimeout', 'maxBufferedBytes', 'slowConsumer', 'history', 'adapter', 'presence', 'hooks',
+  'closeTimeout', 'maxBufferedBytes', 'slowConsumer', 'history', 'adapter', 'presence', 'hooks', 'sse',
   ...HARDENING_OPTIONS, ...OBSERVABILITY_OPTIONS, ...REGISTER_OPTIONS
 ])
 
@@ -296,6 +298,7 @@ export function buildConfig (input: NotificationsOptions | undefined): Config {
     adapter,
     presence: readPresence(options.presence),
     hooks: readHooks(options.hooks),
+    sse: booleanOption(options, 'sse', false),
     ...readHardening(options),
     ...readObservability(options)
   })

@@ -100,7 +100,7 @@ export function isOriginAllowed (policy: OriginPolicy, request: FastifyRequest, 
  * onRequest hook of the ws route: HTTP 403 for an origin that is not allowed, or a same-origin
  * upgrade whose Host is not trusted (the same answer: both are an origin refusal), each logged once.
  */
-export function createOriginHook (policy: OriginPolicy, log: FastifyBaseLogger, hosts: HostPolicy = new Set()) {
+export function createOriginHook (policy: OriginPolicy, log: FastifyBaseLogger, hosts: HostPolicy = new Set(), what = 'WebSocket upgrade') {
   let loggedOrigin = false
   let loggedHost = false
   return async function checkOrigin (request: FastifyRequest, reply: FastifyReply) {
@@ -109,13 +109,13 @@ export function createOriginHook (policy: OriginPolicy, log: FastifyBaseLogger, 
     const origin = String(request.headers.origin)
     if (refusal === 'origin' && !loggedOrigin) {
       loggedOrigin = true
-      log.warn({ origin }, `fastify-ws-notify: refused a WebSocket upgrade from origin ${JSON.stringify(origin.slice(0, 200))} (HTTP 403); ` +
+      log.warn({ origin }, `fastify-ws-notify: refused a ${what} from origin ${JSON.stringify(origin.slice(0, 200))} (HTTP 403); ` +
         'if this origin is yours, add it to the allowedOrigins option. Logged once.')
     }
     if (refusal === 'host' && !loggedHost) {
       loggedHost = true
       const host = String(request.headers.host).slice(0, 200)
-      log.warn({ origin, host }, `fastify-ws-notify: refused a same-origin WebSocket upgrade for host ${JSON.stringify(host)} (HTTP 403): ` +
+      log.warn({ origin, host }, `fastify-ws-notify: refused a same-origin ${what} for host ${JSON.stringify(host)} (HTTP 403): ` +
         'only localhost, literal addresses and allowedHosts are trusted (DNS rebinding); if this host is yours, add it to the allowedHosts option. Logged once.')
     }
     return reply.code(403).send({ error: 'Forbidden', code: 'ORIGIN_NOT_ALLOWED', message: 'Origin not allowed' })

@@ -8,12 +8,12 @@ import { StatsResponseSchema, type ClusterStats } from './cluster-stats'
 import { CLIENT_ID_PATTERN } from './protocol'
 import type { Auth } from './auth'
 import { createOriginHook } from './origin'
-import { connectionLimitReached, createConnectionLimitHook, refuseOverLimit } from './limits'
+import { createClientLimitHook, createConnectionLimitHook } from './limits'
 
 interface WsQuery { client_id?: unknown }
 
-/** Upgrade requests are checked before they become sockets: a bad client_id gets HTTP 400. */
-async function checkUpgrade (this: { isClosing (): boolean }, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+/** Upgrade (and SSE) requests are checked before they become sockets: a bad client_id gets HTTP 400. */
+export async function checkUpgrade (this: { isClosing (): boolean }, request: FastifyRequest, reply: FastifyReply): Promise<void> {
   if (this.isClosing()) {
     return reply.code(503).send({ error: 'Service Unavailable', message: 'server is shutting down' })
   }
@@ -45,10 +45,7 @@ export interface RouteContext {
 export function registerRoutes (fastify: FastifyInstance, context: RouteContext): void {
   const { config, hub, onConnection, auth } = context
   // Per-client limit: after authenticate, which decides the client id.
-  const checkClientLimit = async (request: FastifyRequest, reply: FastifyReply) => {
-    const reason = connectionLimitReached(config, hub, auth.clientIdOf(request))
-    if (reason !== null) return refuseOverLimit(reply, reason)
-  }
+  const checkClientLimit = createClientLimitHook(config, hub, (request) => auth.clientIdOf(request))
 
   // Upgrade checks, cheapest first: origin (403), server limit (503), then client_id (400),
   // authenticate (401) and the per-client limit (503). Refused upgrades never become sockets.

@@ -6,6 +6,7 @@
 // no per-socket serialization, no per-socket timers.
 import { WebSocket } from 'ws'
 import type { Duplex } from 'node:stream'
+import type { MessagePeer, PeerSocket } from './peer'
 
 const OPEN = WebSocket.OPEN
 
@@ -45,9 +46,9 @@ export function encodeMessage (json: string): EncodedMessage {
  * permessage-deflate on it (a deflate socket needs ws's compressor) and exposes `_socket`.
  * null means every write goes through ws.send.
  */
-export function directSocketOf (ws: WebSocket): Duplex | null {
-  const internals = ws as unknown as { _socket?: Duplex, _sender?: unknown }
-  if (ws.extensions !== '' || internals._sender === undefined) return null
+export function directSocketOf (ws: PeerSocket): Duplex | null {
+  const internals = ws as unknown as { extensions?: string, _socket?: Duplex, _sender?: unknown }
+  if (internals.extensions !== '' || internals._sender === undefined) return null
   const socket = internals._socket
   if (socket === undefined || typeof socket.write !== 'function') return null
   return socket
@@ -103,8 +104,10 @@ export class Run {
 
 /** What the sender needs of a connection. */
 export interface Writable {
-  readonly ws: WebSocket
+  readonly ws: PeerSocket
   readonly direct: Duplex | null
+  /** Set on a peer that frames messages itself (SSE); null on a WebSocket. */
+  readonly stream: MessagePeer | null
   /**
    * Frames written in the current tick, not yet handed to the socket: one frame, a Run of
    * several, or null. Being the application's own burst, not a backlog the peer failed to read,
@@ -136,7 +139,9 @@ export class Sender {
     const ws = target.ws
     if (ws.readyState !== OPEN) return false
     if (target.direct === null) {
-      ws.send(message.bytes, { binary: false })
+      // Off the direct fast path already: an SSE stream costs a WebSocket nothing here.
+      if (target.stream !== null) target.stream.write(message)
+      else ws.send(message.bytes, { binary: false })
       return true
     }
     const frame = message.frame

@@ -6,6 +6,7 @@ import { Server as HttpsServer } from 'node:https'
 import type { Socket } from 'node:net'
 import type { WebSocket, WebSocketServer } from 'ws'
 import type { Hub } from './hub'
+import type { PeerSocket } from './peer'
 import { CloseCode } from './protocol'
 
 /**
@@ -14,8 +15,8 @@ import { CloseCode } from './protocol'
  */
 export async function closeAllConnections (hub: Hub, closeTimeout: number, others: Iterable<WebSocket> = []): Promise<void> {
   const connections = [...hub.connections]
-  const sockets = connections.map((connection) => connection.ws)
-  const inHub = new Set(sockets)
+  const sockets: PeerSocket[] = connections.map((connection) => connection.ws)
+  const inHub = new Set<PeerSocket>(sockets)
   for (const ws of others) if (!inHub.has(ws)) sockets.push(ws)
   if (sockets.length === 0) return
   const closed = sockets.map((ws) => new Promise<void>((resolve) => {

@@ -18,7 +18,9 @@ export const StatsSchema = Type.Object({
   slow_consumers_closed: Type.Integer({ description: 'sockets closed with 1013 for reading too slowly' }),
   history_messages: Type.Integer({ description: 'messages held in all channels\' history' }),
   broker_errors: Type.Integer({ description: 'broker (Redis) connection errors and failed publishes; 0 without a broker' }),
-  protocol_errors: Type.Integer({ description: 'sockets closed for breaking the WebSocket protocol (invalid UTF-8, unmasked frame, bad opcode, frame over maxPayload)' })
+  protocol_errors: Type.Integer({ description: 'sockets closed for breaking the WebSocket protocol (invalid UTF-8, unmasked frame, bad opcode, frame over maxPayload)' }),
+  websocket_clients: Type.Integer({ description: 'WebSocket sockets open now (of total_clients)' }),
+  sse_clients: Type.Integer({ description: 'Server-Sent Events streams open now (of total_clients)' })
 })
 export type StatsSnapshot = Static<typeof StatsSchema>
 
@@ -57,7 +59,7 @@ export class Counters {
  * their listed name: a declared plain channel is its own entry (PROTOCOL.md's meaning); the
  * channels of a namespace are one entry, `user:*`, holding their summed subscribers.
  */
-export function snapshot (counters: Counters, openSockets: number, subscribers: ReadonlyMap<string, ReadonlySet<unknown>>, historyMessages = 0): StatsSnapshot {
+export function snapshot (counters: Counters, openSockets: number, subscribers: ReadonlyMap<string, ReadonlySet<unknown>>, historyMessages = 0, sseStreams = 0): StatsSnapshot {
   // No prototype: a channel may be named "__proto__" or "constructor".
   const channelStats: Record<string, number> = Object.create(null)
   // In order of first appearance (Object.keys would put integer-like names first).
@@ -82,6 +84,8 @@ export function snapshot (counters: Counters, openSockets: number, subscribers: 
     slow_consumers_closed: counters.slowConsumersClosed,
     history_messages: historyMessages,
     broker_errors: counters.brokerErrors,
-    protocol_errors: counters.protocolErrors
+    protocol_errors: counters.protocolErrors,
+    websocket_clients: openSockets - sseStreams,
+    sse_clients: sseStreams
   }
 }

@@ -201,3 +201,16 @@ test('issue 18.6: the request\'s Host header is never echoed into the document',
   const { diagnostics } = await new Parser().parse(body)
   t.same(diagnostics.map((d) => `${d.code}: ${d.message} at ${d.path.join('.')}`), [], 'still a valid document')
 })
+
+test('with sse: true the stream is a second channel, receiving the server\'s frames, and the document still parses', async (t) => {
+  const { http } = await build(t, { channels, authenticate, sse: true })
+  const raw = await (await fetch(`${http}/ws/asyncapi.json`)).text()
+  const { document, diagnostics } = await new Parser().parse(raw)
+  t.same(diagnostics.map((d) => `${d.code}: ${d.message} at ${d.path.join('.')}`), [], 'no errors, warnings or hints')
+  if (document === undefined) throw new Error('not parsed')
+  const stream = document.channels().all().find((channel) => channel.address() === '/ws/sse')
+  t.ok(stream, 'the stream channel')
+  const operation = document.operations().all().find((o) => o.id() === 'stream')
+  t.equal(operation?.action(), 'receive')
+  t.ok((operation?.messages().all().length ?? 0) > 3, 'greeting, subscribed, direct and the notifications')
+})

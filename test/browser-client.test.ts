@@ -5,7 +5,7 @@ import { test } from 'tap'
 import Fastify from 'fastify'
 import notifications from '../lib/index'
 import { waitUntil } from './helper'
-import { CHROMIUM, launchChromium, screenshotOnFailure } from './browser'
+import { CHROMIUM, launchChromium, screenshotOnFailure, checkFeed } from './browser'
 
 const PAGE = `<!doctype html>
 <meta charset="utf-8">
@@ -64,16 +64,7 @@ test('a page imports /ws/client.js and, across a dropped connection, shows every
       if (n % 10 === 0) await new Promise((resolve) => setImmediate(resolve))
     }
     t.equal(cut, 2, 'the server dropped the page twice')
-    await page.waitForFunction(`document.querySelectorAll('#messages li').length >= ${total}`, undefined, { timeout: 10_000 })
-    // Anything extra (a duplicate) would arrive right behind: wait for one more message.
-    await app.notify('feed', 'tick', { n: total + 1 })
-    await page.waitForFunction(`document.querySelectorAll('#messages li').length >= ${total + 1}`, undefined, { timeout: 10_000 })
-    const shown = await page.$$eval('#messages li', (items) => items.map((item) => item.textContent))
-    t.same(shown, Array.from({ length: total + 1 }, (_, i) => `${i + 1}:${i + 1}`), 'every message once, in order')
-    t.equal(await page.textContent('#recovered'), '2', 'recovered after each drop')
-    t.equal(await page.textContent('#gaps'), '0', 'no gap')
-    t.equal(await page.textContent('#state'), 'open')
-    t.same(errors, [], 'no page errors')
+    await checkFeed(t, page, async (n) => await app.notify('feed', 'tick', { n }), total, 2, errors)
   })
   await waitUntil(() => app.notifications.stats().total_clients === 1, 'one socket from the page')
 })

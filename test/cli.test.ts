@@ -135,7 +135,7 @@ test('an unreachable server is reported', async (t) => {
 test('usage: --help, and every usage error exits 2 with the usage', async (t) => {
   const help = runCli(t, ['--help'])
   t.same(await help.exited, { code: 0, signal: null })
-  t.match(help.lines[0], /^Usage: fastify-ws-notify listen <url> <channel>\.\.\. \[--client-id ID\] \[--once\]$/)
+  t.match(help.lines[0], /^Usage: fastify-ws-notify listen <url> <channel>\.\.\. \[--client-id ID\] \[--once\] \[--sse\]$/)
 
   const cases: Array<[string[], RegExp]> = [
     [[], /missing command/],
@@ -227,4 +227,23 @@ test('listen ends when the server ends the session (4001), without reconnecting'
   t.same(listener.stderr.split('\n').filter((line) => line.includes('connection closed')),
     ['fastify-ws-notify: connection closed: 4001 kicked; the server ended the session, not reconnecting'])
   t.equal(app.notifications.stats().total_connections_ever, 1, 'no reconnect')
+})
+
+test('listen --sse receives over Server-Sent Events, resumes after a cut, and reports a refused stream', async (t) => {
+  const { app, http } = await build(t, { sse: true, channels: { alpha: { history: { size: 100 } }, beta: {} } })
+  const listener = runCli(t, ['listen', `${http}/ws`, 'alpha', '--client-id', 'cli-sse', '--sse'])
+  t.match(await listener.waitForJson({ type: 'connected' }), { client_id: 'cli-sse' })
+  await listener.waitForJson({ type: 'subscribed', channel: 'alpha' })
+  t.equal(app.notifications.stats().sse_clients, 1, 'a stream, not a socket')
+  await app.notify('alpha', 'tick', { n: 1 })
+  await listener.waitForLine((text) => text.includes('"n":1'))
+  t.equal(app.notifications.disconnect('cli-sse', 1012, 'restarting'), 1)
+  await app.notify('alpha', 'tick', { n: 2 })
+  const missed = await listener.waitForLine((text) => text.includes('"n":2'))
+  t.match(JSON.parse(missed), { type: 'tick', channel: 'alpha', offset: 2 })
+  await waitUntil(() => /resumed alpha after offset 1/.test(listener.stderr), 'the resume is reported')
+
+  const refused = runCli(t, ['listen', `${http}/ws`, 'nope', '--sse'])
+  t.same(await refused.exited, { code: 1, signal: null })
+  t.match(refused.stderr, /refused the stream: HTTP 400: .*INVALID_CHANNEL/)
 })

@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { buildDemo, channels, type DemoOptions } from '../examples/server'
 import { Client, connect } from './helper'
 import { postJson, root, spawnChild } from './child'
+import { openSse } from './sse-helper'
 
 async function listenDemo (t: Test, options: DemoOptions): Promise<{ http: string, ws: string }> {
   const app = await buildDemo(options)
@@ -115,4 +116,13 @@ test('the built server refuses a bad PORT with a clear message', async (t) => {
   const server = spawnChild(t, process.execPath, [script], { PORT: 'eighty', DEMO_EVENTS: '0' })
   t.same(await server.exited, { code: 1, signal: null })
   t.match(server.stderr, /PORT must be an integer from 0 to 65535; got "eighty"/)
+})
+
+test('the demo serves Server-Sent Events: POST /notify reaches a stream too', async (t) => {
+  const { http } = await listenDemo(t, { eventInterval: 0 })
+  const stream = await openSse(t, `${http}/ws/sse?channel=error_firewall`)
+  await stream.waitFor(2)
+  t.same(await postJson(`${http}/notify`, blocked), { status: 200, body: { delivered: 1 } })
+  const events = await stream.waitFor(3)
+  t.match(events[2], { event: 'error_blocked', id: /:1$/, data: { channel: 'error_firewall', data: blocked.data } })
 })

@@ -12,6 +12,7 @@ import type { FastifyInstance } from 'fastify'
 import WebSocket from 'ws'
 import { Client, ask, waitUntil } from './helper'
 import { REDIS_SKIP, testPrefix } from './redis-helper'
+import { SseReader } from './sse-helper'
 
 const run = promisify(execFile)
 const root = join(__dirname, '..')
@@ -62,7 +63,7 @@ async function load (t: Test, name: string, replace: Record<string, string> = {}
 test('README blocks', async (t) => {
   rmSync(workDir, { recursive: true, force: true })
   mkdirSync(workDir, { recursive: true })
-  t.same([...blocks.keys()].sort(), ['api', 'hooks', 'per-user', 'presence', 'stats', 'usage', 'worker'], 'every runnable block is exercised below')
+  t.same([...blocks.keys()].sort(), ['api', 'hooks', 'per-user', 'presence', 'sse', 'stats', 'usage', 'worker'], 'every runnable block is exercised below')
 
   t.test('each block type-checks alone, as an ES module importing the package', async (t) => {
     for (const [name, source] of blocks) {
@@ -146,6 +147,19 @@ test('README blocks', async (t) => {
       { type: 'presence_stats', channel: 'system_alerts', clients: 3, users: 2, request_id: 'r2' })
     t.match(board.frames.find((frame) => frame.type === 'join' && frame.client === 'ops-board-2'), { channel: 'system_alerts' })
     t.equal((await ask(board, { action: 'presence', channel: 'ai_analysis' })).code, 'PRESENCE_NOT_ENABLED')
+  })
+
+  t.test('sse: a stream carries the greeting, each channel\'s subscribed, and notifications with their ids', async (t) => {
+    const { app, url } = await load(t, 'sse')
+    const reader = new SseReader(`${url.replace('ws:', 'http:')}/ws/sse?channel=deploys&channel=alerts`)
+    t.teardown(() => reader.close())
+    await reader.waitFor(3)
+    t.match(reader.events.map((e) => e.event), ['connected', 'subscribed', 'subscribed'])
+    t.match(reader.events[1].id, /^[\w-]+:0$/)
+    const notify = app.notify as (channel: string, type: string, data: unknown) => Promise<number>
+    t.equal(await notify('deploys', 'deployed', { version: '1.4.2' }), 1)
+    await reader.waitFor(4)
+    t.match(reader.events[3], { event: 'deployed', id: /:1$/, data: { channel: 'deploys', data: { version: '1.4.2' }, offset: 1 } })
   })
 
   t.test('stats: the route moved and is protected by its hook, and so is every side route', async (t) => {

@@ -52,8 +52,14 @@ export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed'
 export interface ClientEventMap {
   /** The connection state changed. */
   state: ConnectionState
-  /** The server greeted a new socket (first connect and every reconnect). */
-  connected: { clientId: string, availableChannels: string[] }
+  /** The server greeted a new socket or stream (first connect and every reconnect), over `transport`. */
+  connected: { clientId: string, availableChannels: string[], transport: Transport }
+  /**
+   * The client changed transport: with `transport: 'auto'`, the WebSocket upgrade failed (or the
+   * socket was cut before the server's greeting) while the server answers HTTP, so it falls back
+   * to Server-Sent Events for the rest of its life. `reason` says what happened.
+   */
+  transport: { transport: Transport, reason: string }
   /**
    * The socket closed or was found dead (code 4200). `willReconnect` is false after `close()`, with
    * `reconnect: false`, and after a close code that ends the session (4000-4099, 1008); then the
@@ -93,6 +99,23 @@ export interface SocketEvent {
 
 export type WebSocketConstructor = new (url: string) => WebSocketLike
 
+/** What the client needs of an EventSource: the browser's, or `NodeEventSource` (lib/event-source) in Node. */
+export interface EventSourceLike {
+  readonly readyState: number
+  close (): void
+  addEventListener (type: 'open' | 'message' | 'error', listener: (event: SocketEvent) => void): void
+}
+
+export type EventSourceConstructor = new (url: string) => EventSourceLike
+
+/**
+ * How the client connects: `websocket` only, `sse` (Server-Sent Events at `${path}/sse`, the
+ * server's `sse: true`) only, or `auto` (default): WebSocket, falling back to SSE when the upgrade
+ * fails while the server answers HTTP (a proxy that refuses upgrades).
+ */
+export type TransportOption = 'auto' | 'websocket' | 'sse'
+export type Transport = 'websocket' | 'sse'
+
 export interface ReconnectOptions {
   /** Milliseconds before the first retry. Default 250. */
   initialDelay?: number
@@ -121,8 +144,15 @@ export interface ClientOptions {
   token?: string | (() => string | Promise<string>)
   /** Name of the query parameter carrying `token`. Default `token`. */
   tokenParam?: string
-  /** Milliseconds a ping may stay unanswered before the connection counts as dead and is replaced. Default 10 000. */
+  /**
+   * Milliseconds a ping may stay unanswered before the connection counts as dead and is replaced.
+   * On SSE: how much longer than the server's heartbeat interval a stream may stay silent. Default 10 000.
+   */
   pongTimeout?: number
+  /** `auto` (default), `websocket` or `sse`. */
+  transport?: TransportOption
+  /** The EventSource implementation for SSE. Default `globalThis.EventSource` (browsers). */
+  EventSource?: EventSourceConstructor
 }
 
 /** One handler's subscription to a channel. */
@@ -137,6 +167,8 @@ export interface NotifyClient<E = ChannelEvents<RegisteredChannels>> {
   readonly state: ConnectionState
   /** The client id the server confirmed, once connected. */
   readonly clientId: string | undefined
+  /** The transport in use now (or being tried). */
+  readonly transport: Transport
   /**
    * Subscribes `handler` to a channel. Resolves once the server answered `subscribed`; rejects
    * with a NotifyClientError carrying the server's code (INVALID_CHANNEL, FORBIDDEN...). The

@@ -226,6 +226,11 @@ declare namespace fastifyWsNotify {
     /** A broker adapter for several instances, such as `redisAdapter({ redis })`. Default: this process only. */
     adapter?: AdapterFactory
     /**
+     * Serve Server-Sent Events at `${path}/sse?channel=a&channel=b` for networks that break
+     * WebSocket upgrades: the same envelopes, checks, limits and stats as a WebSocket. Default `false`.
+     */
+    sse?: boolean
+    /**
      * Runs on every upgrade request (a preValidation hook, so `request.jwtVerify()`, cookies or
      * headers work). Return the identity (a client id string, or an object with `id` and anything
      * else `authorize` needs) or `null`/`false` to refuse with HTTP 401. A thrown error is answered by
@@ -330,6 +335,10 @@ declare namespace fastifyWsNotify {
     broker_errors: number
     /** Sockets closed for breaking the WebSocket protocol (invalid UTF-8, unmasked frame, bad opcode, frame over maxPayload). */
     protocol_errors: number
+    /** WebSocket sockets open now (of `total_clients`). */
+    websocket_clients: number
+    /** Server-Sent Events streams open now (of `total_clients`). */
+    sse_clients: number
     /** With `?scope=cluster`: the sums over every live instance. */
     cluster?: ClusterStats
   }

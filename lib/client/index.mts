@@ -2,14 +2,20 @@
 // serves the built file at `${path}/client.js`. It reconnects with capped exponential backoff and
 // jitter, resubscribes every channel from the last offset it saw (the server replays what was
 // missed), drops duplicates by offset, says `gap` when a resume could not be complete, and
-// replaces a connection whose pings go unanswered. Public types: types/client.d.mts.
+// replaces a connection whose pings go unanswered. Where WebSocket upgrades fail (a proxy that
+// refuses them) it falls back to Server-Sent Events (the server's `sse: true`): the same frames,
+// channels given in the stream's URL, resume by `last_event_id`. Public types: types/client.d.mts.
 import type {
   ClientEventMap,
   ClientOptions,
   CloseCodeAction,
   ConnectionState,
+  EventSourceConstructor,
+  EventSourceLike,
   NotifyClient,
   ResumePosition,
+  Transport,
+  TransportOption,
   WebSocketConstructor,
   WebSocketLike
 } from '../../types/client.mjs'
@@ -79,9 +85,23 @@ function positiveNumber (value: unknown, name: string, fallback: number): number
   return value
 }
 
+const TRANSPORTS: readonly TransportOption[] = ['auto', 'websocket', 'sse']
+
+/** The stream URL of a WebSocket route: `ws://host/ws?q` -> `http://host/ws/sse?q`. */
+function streamUrlOf (url: URL): URL {
+  const stream = new URL(url)
+  stream.protocol = stream.protocol === 'wss:' ? 'https:' : 'http:'
+  stream.pathname = stream.pathname.endsWith('/') ? `${stream.pathname}sse` : `${stream.pathname}/sse`
+  return stream
+}
+
 class Client {
   readonly #url: URL
-  readonly #WebSocket: WebSocketConstructor
+  readonly #WebSocket: WebSocketConstructor | undefined
+  readonly #EventSource: EventSourceConstructor | undefined
+  /** What was asked for; `#transport` is what is used now. */
+  readonly #transportOption: TransportOption
+  #transport: Transport
   readonly #reconnect: { initialDelay: number, maxDelay: number, factor: number, jitter: number } | null
   readonly #pingInterval: number
   readonly #pongTimeout: number
@@ -92,6 +112,17 @@ class Client {
   readonly #requests = new Map<string, ChannelState>()
   readonly #listeners = new Map<keyof ClientEventMap, Set<(payload: never) => void>>()
   #ws: WebSocketLike | null = null
+  /** The SSE stream when the transport is SSE. */
+  #es: EventSourceLike | null = null
+  /** Milliseconds an SSE stream may stay silent before it counts as dead; 0: not watched. */
+  #silenceBound = 0
+  #silenceTimer: ReturnType<typeof setTimeout> | undefined
+  /** A subscribe while on SSE reopens the stream with the new channel list, once per tick. */
+  #reopenQueued = false
+  /** The HTTP status of the refused upgrade that made `auto` fall back to SSE, if one was seen. */
+  #fallbackStatus: number | undefined
+  /** The channels the current stream's URL asked for. */
+  #streamChannels = new Set<string>()
   #ready = false
   #state: ConnectionState = 'connecting'
   #clientId: string | undefined
@@ -106,11 +137,21 @@ class Client {
     this.#url = new URL(url, base)
     if (this.#url.protocol === 'http:') this.#url.protocol = 'ws:'
     else if (this.#url.protocol === 'https:') this.#url.protocol = 'wss:'
+    const transport = options.transport ?? 'auto'
+    if (!TRANSPORTS.includes(transport)) {
+      throw new TypeError(`fastify-ws-notify/client: transport must be 'auto', 'websocket' or 'sse'; got ${String(transport)}`)
+    }
+    this.#transportOption = transport
+    this.#transport = transport === 'sse' ? 'sse' : 'websocket'
     const Impl = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket
-    if (typeof Impl !== 'function') {
+    if (typeof Impl !== 'function' && transport !== 'sse') {
       throw new TypeError('fastify-ws-notify/client: no global WebSocket here; pass one: createClient(url, { WebSocket }) with `import WebSocket from \'ws\'`')
     }
     this.#WebSocket = Impl
+    this.#EventSource = options.EventSource ?? (globalThis as { EventSource?: EventSourceConstructor }).EventSource
+    if (typeof this.#EventSource !== 'function' && transport === 'sse') {
+      throw new TypeError('fastify-ws-notify/client: no global EventSource here; pass one: createClient(url, { transport: \'sse\', EventSource })')
+    }
     this.#clientId = options.clientId
     const reconnect = options.reconnect ?? {}
     this.#reconnect = reconnect === false
@@ -133,6 +174,7 @@ class Client {
 
   get state (): ConnectionState { return this.#state }
   get clientId (): string | undefined { return this.#clientId }
+  get transport (): Transport { return this.#transport }
 
   subscribe (channel: string, fn: (notification: never) => void): Promise<{ channel: string, unsubscribe (): void }> {
     if (this.#state === 'closed') return Promise.reject(new NotifyClientError('CLOSED', 'the client is closed', channel))
@@ -145,7 +187,10 @@ class Client {
     if (state === undefined) {
       state = { channel, handlers: new Set(), waiters: [], active: false, epoch: undefined, offset: 0, floor: 0, since: undefined }
       this.#channels.set(channel, state)
-      if (this.#ready) this.#sendSubscribe(state)
+      if (this.#ready) {
+        if (this.#transport === 'websocket') this.#sendSubscribe(state)
+        else this.#queueReopen()
+      }
     }
     state.handlers.add(handler)
     if (state.active) return Promise.resolve(subscription)
@@ -174,6 +219,7 @@ class Client {
     const ws = this.#ws
     this.#detach()
     if (ws !== null) ws.close(1000, 'client closed')
+    // (#detach closed the SSE stream, if any.)
     this.#shutdown(1000, 'client closed', new NotifyClientError('CLOSED', 'the client was closed before the server answered'))
   }
 
@@ -196,7 +242,7 @@ class Client {
     const token = this.#token
     if (typeof token !== 'function') {
       if (token !== undefined) url.searchParams.set(this.#tokenParam, token)
-      this.#open(url)
+      this.#openTransport(url)
       return
     }
     // A function is asked on every connect, so an expired token is replaced before it is refused.
@@ -204,7 +250,7 @@ class Client {
       if (this.#state === 'closed') return
       if (typeof value !== 'string') throw new TypeError(`token() must give a string; got ${typeof value}`)
       url.searchParams.set(this.#tokenParam, value)
-      this.#open(url)
+      this.#openTransport(url)
     }).catch((err: unknown) => {
       if (this.#state === 'closed') return
       this.#emit('error', new NotifyClientError('TOKEN_FAILED', `token() failed: ${(err as Error)?.message ?? String(err)}`))
@@ -212,15 +258,27 @@ class Client {
     })
   }
 
-  #open (url: URL): void {
-    let ws: WebSocketLike
+  #openTransport (url: URL): void {
+    if (this.#transport === 'websocket') return this.#open(url)
+    // The stream's URL lists the channels: the subscribes made in this tick (right after
+    // createClient) go in it. Any made later reopen it (#queueReopen).
+    queueMicrotask(() => { if (this.#state !== 'closed' && this.#es === null && this.#ws === null) this.#openStream(url) })
+  }
+
+  /** Makes a socket or stream; null (error told, reconnect scheduled) when the constructor throws. */
+  #make<T> (make: () => T): T | null {
     try {
-      ws = new this.#WebSocket(url.href)
+      return make()
     } catch (err) {
       this.#emit('error', new NotifyClientError('CONNECT_FAILED', (err as Error).message))
       this.#scheduleReconnect()
-      return
+      return null
     }
+  }
+
+  #open (url: URL): void {
+    const ws = this.#make(() => new (this.#WebSocket as WebSocketConstructor)(url.href))
+    if (ws === null) return
     this.#ws = ws
     let opened = false
     let status: number | undefined
@@ -230,6 +288,11 @@ class Client {
       if (ws !== this.#ws) return
       const code = (event as CloseLike).code ?? 1006
       const reason = (event as CloseLike).reason ?? ''
+      // Upgraded, then cut before the greeting: what a proxy that cannot carry WebSocket does.
+      if (opened && !this.#ready && this.#canFallBack()) {
+        this.#detach()
+        return this.#fallBack(`the WebSocket closed (${code}) before the server's greeting`)
+      }
       if (opened) return this.#onClose(code, reason)
       // Closed before the upgrade: refused or unreachable. `ws` gave the status in its error;
       // a browser gives none, so the same URL is asked over HTTP (authenticate sees the same query).
@@ -237,14 +300,118 @@ class Client {
       const answer = status !== undefined ? Promise.resolve(status) : probeStatus(url)
       answer.then((found) => {
         if (this.#state === 'closed' || this.#ws !== null) return
-        if (found === 401 || found === 403) this.#refused(found)
+        // The server answers HTTP but the upgrade failed: something between may refuse WebSocket.
+        // A 403 may be such a proxy's: the stream then asks the server itself (#openStream).
+        if (found !== undefined && found !== 401 && this.#canFallBack()) this.#fallBack(`the WebSocket upgrade failed (HTTP ${found})`, found)
+        else if (found === 401 || found === 403) this.#refused(found)
         else this.#onClose(code, reason)
       }, () => {})
     })
     // A failed socket also fires close, which reconnects; this listener keeps `ws` from throwing.
-    ws.addEventListener('error', (event) => {
-      const match = /Unexpected server response: (\d{3})/.exec(String((event as { message?: unknown }).message))
-      if (match !== null) status = Number(match[1])
+    ws.addEventListener('error', (event) => { status = statusOf(event) ?? status })
+  }
+
+  /** `auto`, still on WebSocket, and an EventSource to fall back on. */
+  #canFallBack (): boolean {
+    return this.#transportOption === 'auto' && this.#transport === 'websocket' && typeof this.#EventSource === 'function'
+  }
+
+  /** From now on, Server-Sent Events: connects again at once (nothing was connected). */
+  #fallBack (reason: string, status?: number): void {
+    this.#fallbackStatus = status
+    this.#transport = 'sse'
+    this.#emit('transport', { transport: 'sse', reason })
+    this.#connect()
+  }
+
+  /**
+   * Opens the SSE stream for every channel held, resuming each from where it is
+   * (`last_event_id=a=epoch:offset&...`): the server answers with `subscribed` per channel.
+   */
+  #openStream (url: URL): void {
+    const stream = streamUrlOf(url)
+    const positions = new URLSearchParams()
+    this.#streamChannels = new Set(this.#channels.keys())
+    for (const state of this.#channels.values()) {
+      stream.searchParams.append('channel', state.channel)
+      state.since = state.epoch === undefined ? undefined : { epoch: state.epoch, offset: state.offset }
+      if (state.since !== undefined) positions.set(state.channel, `${state.since.epoch}:${state.since.offset}`)
+    }
+    // Every frame as a `message` event carrying its JSON, heartbeats too (a page cannot see comments).
+    stream.searchParams.set('events', 'message')
+    stream.searchParams.set('heartbeat', 'event')
+    const resume = positions.toString()
+    if (resume !== '') stream.searchParams.set('last_event_id', resume)
+    const es = this.#make(() => new (this.#EventSource as EventSourceConstructor)(stream.href))
+    if (es === null) return
+    this.#es = es
+    es.addEventListener('message', (event) => { if (es === this.#es) this.#onStreamFrame((event as MessageLike).data) })
+    // A browser's EventSource would retry by itself, without our backoff or resume: closed here.
+    es.addEventListener('error', (event) => {
+      if (es !== this.#es) return
+      es.close()
+      if (this.#ready) return this.#onClose(1006, 'the stream was lost')
+      this.#es = null
+      const status = statusOf(event)
+      const answer = status !== undefined ? Promise.resolve(status) : probeStatus(stream)
+      answer.then((found) => {
+        if (this.#state === 'closed' || this.#es !== null || this.#ws !== null) return
+        if (found === 401 || found === 403) return this.#refused(found)
+        if (found === 404 && this.#transportOption === 'auto') {
+          // Fell back to a server that offers no SSE: the upgrade's own refusal was the answer.
+          const status = this.#fallbackStatus
+          if (status === 403) return this.#refused(status)
+          this.#transport = 'websocket'
+          this.#emit('transport', { transport: 'websocket', reason: 'the server offers no Server-Sent Events (HTTP 404)' })
+        }
+        this.#onClose(1006, found === undefined ? '' : `HTTP ${found}`)
+      }, () => {})
+    })
+  }
+
+  #onStreamFrame (data: unknown): void {
+    this.#watchSilence()
+    const frame = parseFrame(data)
+    if (frame === null) return
+    // The stream's own ping and close carry no `data`: a notification or direct message of type
+    // "ping" or "close" (which always has `data`) is handed out as one.
+    switch ('data' in frame ? null : frame.type) {
+      case 'ping': return
+      case 'close': {
+        // The server ends the stream with the code a WebSocket would get: the same decision follows.
+        this.#onClose(typeof frame.code === 'number' ? frame.code : 1006, typeof frame.reason === 'string' ? frame.reason : '')
+        return
+      }
+      case 'subscribed': {
+        const state = this.#channels.get(frame.channel as string)
+        if (state !== undefined) this.#subscribed(state, frame)
+        return
+      }
+      case 'connected': {
+        const interval = typeof frame.heartbeat_interval === 'number' ? frame.heartbeat_interval : 0
+        this.#silenceBound = interval > 0 && this.#pingInterval > 0 ? interval + this.#pongTimeout : 0
+        this.#watchSilence()
+        return this.#onConnected(frame)
+      }
+    }
+    this.#onParsed(frame)
+  }
+
+  /** An SSE stream silent for longer than the server's heartbeat allows is dead: replaced. */
+  #watchSilence (): void {
+    clearTimeout(this.#silenceTimer)
+    this.#silenceTimer = this.#silenceBound === 0 ? undefined : setTimeout(() => this.#dead(), this.#silenceBound)
+  }
+
+  /** Reopens the stream once this tick's subscribes are in: SSE channels are fixed per stream. */
+  #queueReopen (): void {
+    if (this.#reopenQueued) return
+    this.#reopenQueued = true
+    queueMicrotask(() => {
+      this.#reopenQueued = false
+      if (!this.#ready || this.#transport !== 'sse' || this.#state === 'closed') return
+      this.#detach()
+      this.#connect()
     })
   }
 
@@ -259,6 +426,11 @@ class Client {
   /** Forgets the current socket: its late events are ignored (each listener checks identity). */
   #detach (): void {
     this.#ws = null
+    const es = this.#es
+    this.#es = null
+    if (es !== null) es.close()
+    clearTimeout(this.#silenceTimer)
+    this.#silenceTimer = undefined
     this.#ready = false
     clearInterval(this.#pingTimer)
     clearTimeout(this.#pongTimer)
@@ -299,6 +471,7 @@ class Client {
 
   /** A socket whose ping went unanswered: dropped at once, then replaced. */
   #dead (): void {
+    if (this.#es !== null) return this.#onClose(DEAD_CONNECTION, 'no heartbeat on the stream')
     const ws = this.#ws as WebSocketLike & { terminate?: () => void }
     this.#onClose(DEAD_CONNECTION, 'no answer to ping')
     if (typeof ws.terminate === 'function') ws.terminate()
@@ -338,14 +511,11 @@ class Client {
   // ---- inbound frames ---------------------------------------------------------------------
 
   #onFrame (data: unknown): void {
-    if (typeof data !== 'string') return
-    let frame: Frame
-    try {
-      frame = JSON.parse(data) as Frame
-    } catch {
-      return
-    }
-    if (typeof frame !== 'object' || frame === null) return
+    const frame = parseFrame(data)
+    if (frame !== null) this.#onParsed(frame)
+  }
+
+  #onParsed (frame: Frame): void {
     switch (frame.type) {
       case 'connected': return this.#onConnected(frame)
       case 'pong':
@@ -365,9 +535,15 @@ class Client {
     this.#attempt = 0
     if (typeof frame.client_id === 'string') this.#clientId = frame.client_id
     this.#setState('open')
-    this.#startPing()
     const availableChannels = Array.isArray(frame.available_channels) ? frame.available_channels as string[] : []
-    this.#emit('connected', { clientId: this.#clientId ?? '', availableChannels })
+    this.#emit('connected', { clientId: this.#clientId ?? '', availableChannels, transport: this.#transport })
+    // On SSE the stream's URL subscribed the channels (those subscribed since reopen it), and the
+    // heartbeat is the server's.
+    if (this.#transport === 'sse') {
+      for (const channel of this.#channels.keys()) if (!this.#streamChannels.has(channel)) return this.#queueReopen()
+      return
+    }
+    this.#startPing()
     for (const state of this.#channels.values()) this.#sendSubscribe(state)
   }
 
@@ -376,6 +552,11 @@ class Client {
     if (state === undefined) return
     this.#requests.delete(frame.id as string)
     if (this.#channels.get(state.channel) !== state) return // left meanwhile
+    this.#subscribed(state, frame)
+  }
+
+  /** A channel's `subscribed`, on either transport: recovered, gap or a fresh start. */
+  #subscribed (state: ChannelState, frame: Frame): void {
     const since = state.since
     // A subscribe() call waits on a first subscribe; nobody waits on a resubscribe after a reconnect.
     const resumed = since !== undefined || state.waiters.length === 0
@@ -459,6 +640,23 @@ class Client {
     }
     for (const listener of [...set]) (listener as (payload: ClientEventMap[N]) => void)(payload)
   }
+}
+
+/** A frame's JSON object; null for anything else (not text, not JSON, not an object). */
+function parseFrame (data: unknown): Frame | null {
+  if (typeof data !== 'string') return null
+  try {
+    const frame = JSON.parse(data) as unknown
+    return typeof frame === 'object' && frame !== null ? frame as Frame : null
+  } catch {
+    return null
+  }
+}
+
+/** The HTTP status an error event names (`ws` and NodeEventSource say "Unexpected server response: 401"). */
+function statusOf (event: unknown): number | undefined {
+  const match = /Unexpected server response: (\d{3})/.exec(String((event as { message?: unknown }).message))
+  return match === null ? undefined : Number(match[1])
 }
 
 /**

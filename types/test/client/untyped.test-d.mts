@@ -26,3 +26,22 @@ const action: CloseCodeAction = closeCodeAction(4001)
 // @ts-expect-error not an action
 const wrong: CloseCodeAction = 'retry'
 void action; void wrong
+
+// Transports (issue 14): 'auto' (default), 'websocket' or 'sse'; an EventSource for Node.
+class FakeEventSource {
+  readonly readyState = 0
+  constructor (readonly url: string) {}
+  close (): void {}
+  addEventListener (_type: 'open' | 'message' | 'error', _listener: (event: { type: string }) => void): void {}
+}
+const sse = createClient('/ws', { transport: 'sse', EventSource: FakeEventSource })
+createClient('/ws', { transport: 'auto' })
+createClient('/ws', { transport: 'websocket' })
+// @ts-expect-error not a transport
+createClient('/ws', { transport: 'long-polling' })
+const used: 'websocket' | 'sse' = sse.transport
+sse.on('transport', ({ transport, reason }) => { const t: 'websocket' | 'sse' = transport; const r: string = reason; void t; void r })
+sse.on('connected', ({ transport }) => { const t: 'websocket' | 'sse' = transport; void t })
+// @ts-expect-error the transport in use is never 'auto'
+const auto: 'auto' = sse.transport
+void used; void auto

@@ -136,3 +136,11 @@ app.notifications.broadcast('anything', { at: 1 })
 app.notifications.sendTo('u1', 'anything', 42)
 // @ts-expect-error the type is a string
 app.notifications.broadcast(1, {})
+// Server-Sent Events (issue 14): opt-in; stats split by transport.
+app.register(notifications, { channels: ['a'], sse: true })
+// @ts-expect-error sse is a boolean
+app.register(notifications, { channels: ['a'], sse: 'yes' })
+app.after(() => {
+  const split: number = app.notifications.stats().websocket_clients + app.notifications.stats().sse_clients
+  void split
+})

@@ -1,0 +1,158 @@
+// The Server-Sent Events route, `GET ${path}/sse?channel=a&channel=b`: for networks that break
+// WebSocket upgrades. The same checks as the WebSocket route (origin, limits, client_id,
+// authenticate), every channel checked (declared, authorize, subscription limit) before the
+// stream starts, so a refusal is an HTTP status; then the `connected` greeting, one `subscribed`
+// event per channel (with its replay on resume, history.ts) and the hub's messages as events.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { randomUUID } from 'node:crypto'
+import type { Config } from './options'
+import type { Hub } from './hub'
+import type { Auth } from './auth'
+import type { ChannelRegistry } from './channels'
+import { subscribeWithHistory, type HistoryStore, type ResumePosition } from './history'
+import { encodeMessage } from './sender'
+import { createOriginHook } from './origin'
+import { channelNameTooLong, connectionLimitReached, createClientLimitHook, createConnectionLimitHook, refuseOverLimit } from './limits'
+import { checkUpgrade } from './routes'
+import { SseEvents, SsePeer, SseStream } from './sse'
+
+export interface SseRouteContext {
+  readonly config: Config
+  readonly hub: Hub
+  readonly auth: Auth
+  readonly registry: ChannelRegistry
+  readonly history: HistoryStore
+  isClosing (): boolean
+}
+
+interface SseQuery {
+  channel?: unknown
+  last_event_id?: unknown
+  events?: unknown
+  heartbeat?: unknown
+}
+
+/** Where a reader resumes: one position (`epoch:offset`) or one per channel (`a=epoch:offset&b=...`). */
+export interface LastEventId {
+  readonly single: ResumePosition | null
+  readonly byChannel: ReadonlyMap<string, ResumePosition>
+}
+
+/** A position no history holds: a malformed one still asks to resume, and is answered recovered:false. */
+const UNKNOWN_POSITION: ResumePosition = Object.freeze({ epoch: '', offset: 0 })
+
+function readPosition (value: string): ResumePosition {
+  // An epoch is base64url (no ':'); the offset follows the last ':'.
+  const colon = value.lastIndexOf(':')
+  const offset = Number(value.slice(colon + 1))
+  if (colon < 1 || colon > 64 || !Number.isSafeInteger(offset) || offset < 0) return UNKNOWN_POSITION
+  return { epoch: value.slice(0, colon), offset }
+}
+
+/** Reads Last-Event-ID (or `?last_event_id=`); null when the reader does not resume. */
+export function readLastEventId (value: unknown): LastEventId | null {
+  if (typeof value !== 'string' || value === '') return null
+  if (!value.includes('=')) return { single: readPosition(value), byChannel: new Map() }
+  const byChannel = new Map<string, ResumePosition>()
+  for (const [channel, position] of new URLSearchParams(value)) byChannel.set(channel, readPosition(position))
+  return { single: null, byChannel }
+}
+
+function refuse (reply: FastifyReply, status: number, code: string, message: string, extra?: object) {
+  return reply.code(status).send({ error: status === 403 ? 'Forbidden' : 'Bad Request', code, message, ...extra })
+}
+
+/** The requested channels, once each; a string when one of them is not a declared channel. */
+function readChannels (registry: ChannelRegistry, value: unknown): string[] | { invalid: string } {
+  const list: unknown[] = value === undefined ? [] : Array.isArray(value) ? value : [value]
+  const channels = new Set<string>()
+  for (const channel of list) {
+    if (typeof channel !== 'string' || channelNameTooLong(channel) || !registry.has(channel)) {
+      return { invalid: String(channel).slice(0, 255) }
+    }
+    channels.add(channel)
+  }
+  return [...channels]
+}
+
+export function registerSseRoute (fastify: FastifyInstance, context: SseRouteContext): void {
+  const { config, hub, auth, registry, history } = context
+  const events = new SseEvents(history)
+  const url = config.path === '/' ? '/sse' : `${config.path}/sse`
+
+  async function authorizeAll (identity: ReturnType<Auth['identityOf']>, channels: string[], request: FastifyRequest): Promise<string | null> {
+    for (const channel of channels) {
+      const declared = registry.declarationOf(channel)
+      let allowed: boolean
+      try {
+        allowed = await auth.authorize(identity, channel, declared === channel ? undefined : declared, request)
+      } catch (err) {
+        request.log.error({ err }, 'fastify-ws-notify: authorize failed; the SSE stream is refused (HTTP 403)')
+        allowed = false
+      }
+      if (!allowed) return channel
+    }
+    return null
+  }
+
+  // Checks in the WebSocket route's order: origin (403), server limit (503), client_id (400),
+  // authenticate (401), the per-client limit (503); then channels (400), authorize (403).
+  fastify.get(url, {
+    onRequest: [createOriginHook(config.allowedOrigins, fastify.log, config.allowedHosts, 'Server-Sent Events request'), createConnectionLimitHook(config, hub)],
+    preValidation: [checkUpgrade.bind(context), ...(auth.hook === null ? [] : [auth.hook]),
+      createClientLimitHook(config, hub, (request) => auth.clientIdOf(request))]
+  }, async (request, reply) => {
+    const query = request.query as SseQuery
+    const channels = readChannels(registry, query.channel)
+    if (!Array.isArray(channels)) {
+      return refuse(reply, 400, 'INVALID_CHANNEL', `Invalid channel: ${channels.invalid}`, { available_channels: registry.names })
+    }
+    if (channels.length > config.maxSubscriptionsPerConnection) {
+      return refuse(reply, 400, 'TOO_MANY_SUBSCRIPTIONS',
+        `Subscription limit reached: at most ${config.maxSubscriptionsPerConnection} channels per connection`)
+    }
+    const clientId = auth.clientIdOf(request) ?? randomUUID()
+    const identity = auth.identityOf(request, clientId)
+    const forbidden = await authorizeAll(identity, channels, request)
+    if (forbidden !== null) return refuse(reply, 403, 'FORBIDDEN', `Not allowed to subscribe to ${forbidden}`)
+    // authorize may have taken a while: the reader may be gone, the server closing, the limits full.
+    if (request.raw.destroyed) return
+    if (context.isClosing()) return reply.code(503).send({ error: 'Service Unavailable', message: 'server is shutting down' })
+    const over = connectionLimitReached(config, hub, clientId)
+    if (over !== null) return refuseOverLimit(reply, over)
+
+    const header = request.headers['last-event-id']
+    const resume = readLastEventId(typeof header === 'string' && header !== '' ? header : query.last_event_id)
+    const historyChannels = channels.filter((channel) => history.has(channel)).length
+    reply.hijack()
+    const response = reply.raw
+    response.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      // Proxies that buffer responses (nginx) would hold events back.
+      'x-accel-buffering': 'no'
+    })
+    const stream = new SseStream(response, events, { named: query.events !== 'message', pingEvent: query.heartbeat === 'event', historyChannels })
+    const peer = new SsePeer(stream, clientId)
+    stream.once('close', () => hub.remove(peer))
+    hub.add(peer)
+    // The WebSocket greeting, and what a reader of a stream needs besides: its transport, and
+    // how often a heartbeat comes (a reader that sees none for longer may call the stream dead).
+    const greeting = {
+      type: 'connected',
+      client_id: clientId,
+      available_channels: registry.names,
+      transport: 'sse',
+      heartbeat_interval: config.heartbeatInterval,
+      timestamp: new Date().toISOString()
+    }
+    hub.reply(peer, encodeMessage(JSON.stringify(greeting)))
+    for (const channel of channels) {
+      const since = resume === null || !history.has(channel)
+        ? undefined
+        : resume.single ?? resume.byChannel.get(channel)
+      subscribeWithHistory(hub, history, peer, channel, since, undefined)
+      stream.flush()
+    }
+  })
+}
