@@ -15,6 +15,8 @@ import { createOriginHook } from './origin'
 import { channelNameTooLong, connectionLimitReached, createClientLimitHook, createConnectionLimitHook, refuseOverLimit } from './limits'
 import { checkUpgrade } from './routes'
 import { SseEvents, SsePeer, SseStream } from './sse'
+import { Lifecycle, type SocketContext } from './lifecycle'
+import type { PresenceService } from './presence-service'
 
 export interface SseRouteContext {
   readonly config: Config
@@ -22,6 +24,8 @@ export interface SseRouteContext {
   readonly auth: Auth
   readonly registry: ChannelRegistry
   readonly history: HistoryStore
+  /** null when no channel has presence. */
+  readonly presence: PresenceService | null
   isClosing (): boolean
 }
 
@@ -78,6 +82,8 @@ function readChannels (registry: ChannelRegistry, value: unknown): string[] | { 
 export function registerSseRoute (fastify: FastifyInstance, context: SseRouteContext): void {
   const { config, hub, auth, registry, history } = context
   const events = new SseEvents(history)
+  // The `hooks` option hears streams as it hears sockets (lifecycle.ts).
+  const lifecycle = config.hooks === null ? null : new Lifecycle(config.hooks, fastify.log)
   const url = config.path === '/' ? '/sse' : `${config.path}/sse`
 
   async function authorizeAll (identity: ReturnType<Auth['identityOf']>, channels: string[], request: FastifyRequest): Promise<string | null> {
@@ -115,6 +121,10 @@ export function registerSseRoute (fastify: FastifyInstance, context: SseRouteCon
     const identity = auth.identityOf(request, clientId)
     const forbidden = await authorizeAll(identity, channels, request)
     if (forbidden !== null) return refuse(reply, 403, 'FORBIDDEN', `Not allowed to subscribe to ${forbidden}`)
+    const full = channels.find((channel) => context.presence?.tracker.full(channel, clientId) === true)
+    if (full !== undefined) {
+      return reply.code(503).send({ error: 'Service Unavailable', code: 'CHANNEL_FULL', message: `Channel ${full} has its presence.maxMembers members: no new member now` })
+    }
     // authorize may have taken a while: the reader may be gone, the server closing, the limits full.
     if (request.raw.destroyed) return
     if (context.isClosing()) return reply.code(503).send({ error: 'Service Unavailable', message: 'server is shutting down' })
@@ -133,8 +143,12 @@ export function registerSseRoute (fastify: FastifyInstance, context: SseRouteCon
       'x-accel-buffering': 'no'
     })
     const stream = new SseStream(response, events, { named: query.events !== 'message', pingEvent: query.heartbeat === 'event', historyChannels })
-    const peer = new SsePeer(stream, clientId)
-    stream.once('close', () => hub.remove(peer))
+    const peer = new SsePeer(stream, clientId, identity)
+    const hookContext: SocketContext | null = lifecycle === null ? null : Object.freeze({ clientId, identity, request })
+    stream.once('close', () => {
+      hub.remove(peer)
+      if (hookContext !== null) lifecycle?.disconnect(hookContext, stream.closeCode, stream.closeReason)
+    })
     hub.add(peer)
     // The WebSocket greeting, and what a reader of a stream needs besides: its transport, and
     // how often a heartbeat comes (a reader that sees none for longer may call the stream dead).
@@ -147,12 +161,15 @@ export function registerSseRoute (fastify: FastifyInstance, context: SseRouteCon
       timestamp: new Date().toISOString()
     }
     hub.reply(peer, encodeMessage(JSON.stringify(greeting)))
+    if (hookContext !== null) lifecycle?.connect(hookContext)
     for (const channel of channels) {
       const since = resume === null || !history.has(channel)
         ? undefined
         : resume.single ?? resume.byChannel.get(channel)
       subscribeWithHistory(hub, history, peer, channel, since, undefined)
       stream.flush()
+      // Not joined when the reply and its replay were over the slow-consumer bound.
+      if (hookContext !== null && peer.channels.has(channel)) lifecycle?.subscribe(hookContext, channel)
     }
   })
 }

@@ -9,6 +9,7 @@ import { Connection } from './hub'
 import type { HistoryStore } from './history'
 import { PeerState, type MessagePeer, type PeerSocket } from './peer'
 import type { EncodedMessage } from './sender'
+import type { Identity } from '../types/index'
 
 /** The comment written on each heartbeat: proves the stream alive to the reader (and any proxy). */
 const PING = Buffer.from(': ping\n\n')
@@ -113,6 +114,12 @@ export class SseStream extends EventEmitter implements PeerSocket, MessagePeer {
   readyState: number = PeerState.OPEN
   /** Told of each heartbeat written: an SSE reader never answers, so a written ping is liveness. */
   owner: { lastSeenAt: number, awaitingPong: boolean } | null = null
+  /**
+   * The code and reason the server ended the stream with (close()); a stream the reader left has
+   * no close handshake, so it keeps 1006, what ws reports for a socket lost without a close frame.
+   */
+  closeCode = 1006
+  closeReason = ''
   readonly #response: ServerResponse
   readonly #events: SseEvents
   /** false: every event is sent as the default `message` event (`events=message`). */
@@ -203,6 +210,8 @@ export class SseStream extends EventEmitter implements PeerSocket, MessagePeer {
   close (code: number, reason: string): void {
     if (this.readyState !== PeerState.OPEN) return
     this.readyState = PeerState.CLOSING
+    this.closeCode = code
+    this.closeReason = reason
     const body = JSON.stringify({ type: 'close', code, reason, timestamp: new Date().toISOString() })
     // What this tick wrote goes before the close event (disconnect right after a notify).
     this.#flush()
@@ -226,10 +235,15 @@ export class SseStream extends EventEmitter implements PeerSocket, MessagePeer {
   }
 }
 
-/** The hub's view of an SSE stream: a Connection whose socket is the stream. */
+/**
+ * The hub's view of an SSE stream: a Connection whose socket is the stream. Its identity is read
+ * by presence (presence.info) as a WebSocket session's is.
+ */
 export class SsePeer extends Connection<SseStream> {
-  constructor (stream: SseStream, clientId: string) {
+  readonly identity: Identity
+  constructor (stream: SseStream, clientId: string, identity: Identity) {
     super(stream, clientId, stream)
+    this.identity = identity
     stream.owner = this
   }
 }
