@@ -1,6 +1,6 @@
 // The three clients of the "done when", each against the demo server over real sockets: the Node
 // `ws` example, the Python aiohttp example, and the browser page in real Chromium. Each subscribes
-// and receives a notification sent with POST /notify. The README shows these same files.
+// and receives a notification sent with POST /notify. docs/clients.md shows these same files.
 import { test, type Test } from 'tap'
 import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { buildDemo } from '../examples/server'
 import { postJson, root, spawnChild, type Child } from './child'
 import { launchChromium, screenshotOnFailure } from './browser'
+import { markedBlocks } from './docs-helper'
 
 const PYTHON = '/usr/bin/python3'
 
@@ -82,13 +83,12 @@ test('Browser: examples/browser.html with the browser\'s own WebSocket in Chromi
   t.same(pageErrors, [], 'no script errors on the page')
 })
 
-test('the README shows exactly the example files these tests run', async (t) => {
-  const readme = readFileSync(join(root, 'README.md'), 'utf8')
-  const blocks = new Map<string, string>()
-  for (const match of readme.matchAll(/<!-- file: ([\w./-]+) -->\n```\w*\n([\s\S]*?)```\n/g)) blocks.set(match[1], match[2])
+test('the docs (README.md, docs/*.md) show exactly the example files these tests run', async (t) => {
+  const { blocks, duplicates } = markedBlocks(/<!-- file: ([\w./-]+) -->\n```\w*\n([\s\S]*?)```\n/g)
   t.same([...blocks.keys()].sort(), ['examples/browser.html', 'examples/node_client.mjs', 'examples/python_client.py'],
-    'one README block per client, each preceded by <!-- file: PATH -->')
+    'one docs block per client, each preceded by <!-- file: PATH -->')
+  t.same(duplicates, [], 'each file shown once')
   for (const [file, block] of blocks) {
-    t.equal(block, readFileSync(join(root, file), 'utf8'), `README block == ${file}`)
+    t.equal(block, readFileSync(join(root, file), 'utf8'), `docs block == ${file}`)
   }
 })

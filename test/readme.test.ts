@@ -1,33 +1,27 @@
-// The README cannot drift: every ```ts block preceded by `<!-- run: NAME -->` is type-checked on its
-// own (as an ES module importing the package by name, as a user would) and then run, with its
-// `app` exported to this test, which drives it over real sockets.
+// The README cannot drift: every ```ts block preceded by `<!-- run: NAME -->`, in README.md or any
+// docs/*.md, is type-checked on its own (as an ES module importing the package by name, as a user
+// would) and then run, with its `app` exported to this test, which drives it over real sockets.
+// The split of the README into docs/ cannot rot either: its size is bounded and every relative link
+// of README.md and docs/*.md names a file (and heading) that exists.
 import { test, type Test } from 'tap'
 import { execFile } from 'node:child_process'
-import { mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs'
-import { join } from 'node:path'
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync, rmSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { promisify } from 'node:util'
 import ts from 'typescript'
 import type { FastifyInstance } from 'fastify'
 import WebSocket from 'ws'
 import { Client, ask, waitUntil } from './helper'
+import { anchors, docFiles, markedBlocks } from './docs-helper'
 import { REDIS_SKIP, testPrefix } from './redis-helper'
 import { SseReader } from './sse-helper'
 
 const run = promisify(execFile)
 const root = join(__dirname, '..')
 const workDir = join(__dirname, '.readme')
-const readme = readFileSync(join(root, 'README.md'), 'utf8')
-
-/** NAME -> code of each runnable block. */
-function runnableBlocks (): Map<string, string> {
-  const blocks = new Map<string, string>()
-  const pattern = /<!-- run: ([\w-]+) -->\n```ts\n([\s\S]*?)```/g
-  for (const match of readme.matchAll(pattern)) blocks.set(match[1], match[2])
-  return blocks
-}
-
-const blocks = runnableBlocks()
+/** NAME -> code of each runnable block, of README.md and docs/*.md. */
+const { blocks, duplicates } = markedBlocks(/<!-- run: ([\w-]+) -->\n```ts\n([\s\S]*?)```/g)
 let loads = 0
 
 /** The HTTP status an upgrade to `url` is refused with (101 when it is accepted). */
@@ -43,7 +37,7 @@ async function upgradeStatus (url: string): Promise<number> {
 /** Runs a block; `replace` swaps literal text first (a Redis key prefix of the test's own). */
 async function load (t: Test, name: string, replace: Record<string, string> = {}): Promise<{ app: FastifyInstance, url: string, exports: Record<string, unknown> }> {
   const source = blocks.get(name)
-  if (source === undefined) throw new Error(`README has no block <!-- run: ${name} -->`)
+  if (source === undefined) throw new Error(`neither README.md nor docs/*.md has a block <!-- run: ${name} -->`)
   let runnable = source.replace('app.listen({ port: 3000 })', "app.listen({ port: 0, host: '127.0.0.1' })") + '\nexport { app }\n'
   for (const [from, to] of Object.entries(replace)) runnable = runnable.replace(from, to)
   const js = ts.transpileModule(runnable, {
@@ -64,6 +58,7 @@ test('README blocks', async (t) => {
   rmSync(workDir, { recursive: true, force: true })
   mkdirSync(workDir, { recursive: true })
   t.same([...blocks.keys()].sort(), ['api', 'hooks', 'per-user', 'presence', 'sse', 'stats', 'usage', 'worker'], 'every runnable block is exercised below')
+  t.same(duplicates, [], 'no block name is marked twice across README.md and docs/*.md')
 
   t.test('each block type-checks alone, as an ES module importing the package', async (t) => {
     for (const [name, source] of blocks) {
@@ -214,4 +209,28 @@ test('README blocks', async (t) => {
     await client.closed
     await waitUntil(() => online.size === 0, 'onDisconnect')
   })
+})
+
+test('README.md stays a guide: under 16 000 bytes, the reference is in docs/', async (t) => {
+  const bytes = statSync(join(root, 'README.md')).size
+  t.ok(bytes < 16_000, `README.md is ${bytes} bytes`)
+})
+
+test('every relative link of README.md and docs/*.md names an existing file, and heading', async (t) => {
+  const files = docFiles()
+  t.ok(files.length > 2, 'README.md and docs/*.md are read')
+  const broken: string[] = []
+  for (const { file, text } of files) {
+    const prose = text.replace(/^```[\s\S]*?^```/gm, '')
+    for (const [, target] of prose.matchAll(/\]\(([^)\s]+)\)/g)) {
+      if (/^[a-z]+:/i.test(target)) continue // http:, https:, mailto:
+      const [path, anchor] = target.split('#') as [string, string | undefined]
+      const linked = path === '' ? join(root, file) : join(root, dirname(file), decodeURIComponent(path))
+      if (!existsSync(linked)) { broken.push(`${file}: ${target} (no such file)`); continue }
+      if (anchor !== undefined && anchor !== '' && !anchors(readFileSync(linked, 'utf8')).has(anchor)) {
+        broken.push(`${file}: ${target} (no such heading)`)
+      }
+    }
+  }
+  t.same(broken, [], 'no broken link')
 })
