@@ -92,7 +92,7 @@ export async function buildDemo (options: DemoOptions = {}): Promise<FastifyInst
     ...(redisUrl !== undefined && redisUrl !== '' && { adapter: redisAdapter({ redis: redisUrl }) })
   })
   // `/`: the demo page (demo.html, .css, .js; it uses the plugin's client from /ws/client.js).
-  // `/browser.html`: the plain-WebSocket page of the README's Clients section.
+  // `/browser.html`: the plain-WebSocket page of docs/clients.md.
   const files = {
     demoPage: readExample('demo.html'),
     demoScript: readExample('demo.js'),

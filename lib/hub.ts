@@ -207,7 +207,7 @@ export class Hub {
    * frames they do: a peer that sends a hundred resumes in one TCP segment, all answered in one
    * tick, must meet the bound within that tick. Each write is admitted while the bound is not
    * passed and then written whole, so the queue may end one write (or one reply with its replay)
-   * past maxBufferedBytes, never more (README, Delivery guarantees).
+   * past maxBufferedBytes, never more (docs/delivery.md).
    */
   #admit (connection: Connection, answer: boolean, frames: number): boolean {
     const direct = connection.direct

@@ -1,6 +1,6 @@
 // The routes beside the stats route (dashboard, metrics, asyncapi.json): where each one lives and
 // the stats route's own `onRequest`/`preHandler` hooks, so whatever protects stats protects them.
-// Those hooks are the one documented access hook of every route that shows state (README, Stats);
+// Those hooks are the one documented access hook of every route that shows state (docs/observability.md, Stats);
 // client.js (client-route.ts) is static code and stays public.
 import type { onRequestHookHandler, preHandlerHookHandler } from 'fastify'
 import type { Config } from './options'

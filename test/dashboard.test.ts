@@ -1,7 +1,7 @@
 // GET /ws/dashboard: the page itself over HTTP (off by default, self-contained, strict CSP, behind
 // the stats hooks), then in real Chromium with events flowing: the tail shows them and pauses, the
 // chart moves, no request leaves the server, and once traffic stops every number on the page equals
-// /ws/stats. It saves test/screenshots/dashboard.png (docs/dashboard.png, the README's picture, with UPDATE_SCREENSHOTS=1).
+// /ws/stats. It saves test/screenshots/dashboard.png (docs/dashboard.png, the picture of docs/observability.md, with UPDATE_SCREENSHOTS=1).
 import { test, type Test } from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { existsSync } from 'node:fs'
@@ -163,7 +163,7 @@ test('in Chromium: live numbers equal /ws/stats, the chart moves, the tail follo
     await page.click('#tail-pause')
     await waitUntil(async () => await page.textContent('#tail li') !== held, 'the tail moves again after resume')
 
-    // The README's picture: refreshed only on request (UPDATE_SCREENSHOTS=1) so that a test run
+    // The picture of docs/observability.md: refreshed only on request (UPDATE_SCREENSHOTS=1) so that a test run
     // never modifies a tracked file; otherwise kept beside the failure screenshots.
     const update = process.env.UPDATE_SCREENSHOTS === '1'
     if (update) await sleep(6000) // a few more seconds of chart

@@ -3,7 +3,7 @@
 // and what each panel shows (notification, chart point, progress bar, alert severity, recent
 // lists), producers' text kept as text, dismiss, text contrast of 4.5:1 or better, 360 px without
 // horizontal overflow, the subscribe toggle, and the connection badge across a server restart and
-// a dropped socket. It saves test/screenshots/demo.png (docs/demo.png, the README's picture, with
+// a dropped socket. It saves test/screenshots/demo.png (docs/demo.png, the picture of docs/demo.md, with
 // UPDATE_SCREENSHOTS=1).
 import { test, type Test } from 'tap'
 import { existsSync, mkdirSync } from 'node:fs'
@@ -214,7 +214,7 @@ test('in Chromium: every channel in its panel, dismiss, toggle, 360 px, the badg
     await waitUntil(async () => await page.locator('.notification').count() === 2 && await page.locator('.search').count() === 3, 'the picture\'s events arrived')
     await page.mouse.move(0, 0)
 
-    // The README's picture: refreshed only on request (UPDATE_SCREENSHOTS=1), so a test run never
+    // The picture of docs/demo.md: refreshed only on request (UPDATE_SCREENSHOTS=1), so a test run never
     // modifies a tracked file; otherwise kept beside the failure screenshots.
     const update = process.env.UPDATE_SCREENSHOTS === '1'
     mkdirSync(join(__dirname, 'screenshots'), { recursive: true })

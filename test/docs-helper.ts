@@ -45,3 +45,13 @@ export function anchors (text: string): Set<string> {
   }
   return found
 }
+
+/** The text under the heading `title` (any level) up to the next heading of the same level or higher. */
+export function section (text: string, title: string): string {
+  const lines = text.split('\n')
+  const start = lines.findIndex((line) => /^#{1,6} /.test(line) && line.replace(/^#+ /, '') === title)
+  if (start === -1) throw new Error(`no heading "${title}"`)
+  const level = /^#+/.exec(lines[start])?.[0].length ?? 1
+  const end = lines.findIndex((line, i) => i > start && /^#{1,6} /.test(line) && (/^#+/.exec(line)?.[0].length ?? 7) <= level)
+  return lines.slice(start + 1, end === -1 ? undefined : end).join('\n')
+}

@@ -12,8 +12,9 @@ import { promisify } from 'node:util'
 import ts from 'typescript'
 import type { FastifyInstance } from 'fastify'
 import WebSocket from 'ws'
-import { Client, ask, waitUntil } from './helper'
-import { anchors, docFiles, markedBlocks } from './docs-helper'
+import { Client, ask, build, waitUntil } from './helper'
+import { anchors, docFiles, markedBlocks, section } from './docs-helper'
+import { CloseCode } from '../lib/protocol'
 import { REDIS_SKIP, testPrefix } from './redis-helper'
 import { SseReader } from './sse-helper'
 
@@ -233,4 +234,29 @@ test('every relative link of README.md and docs/*.md names an existing file, and
     }
   }
   t.same(broken, [], 'no broken link')
+})
+
+test('the close and error codes of docs/PROTOCOL.md are those of lib/protocol.ts and the AsyncAPI document', async (t) => {
+  const protocol = readFileSync(join(root, 'docs', 'PROTOCOL.md'), 'utf8')
+  const every = section(protocol, 'Every error and close code')
+  const documented = new Set([...every.matchAll(/^\| (\d{4}(?:-\d{4})?) \|/gm)].map((match) => match[1]))
+  const errorCodes = [...every.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((match) => match[1]).sort()
+  for (const [name, code] of Object.entries(CloseCode)) t.ok(documented.has(String(code)), `CloseCode.${name} (${code}) is in the table`)
+
+  const { app } = await build(t)
+  const document = (await app.inject('/ws/asyncapi.json')).json() as { info: { description: string } }
+  const described = [...document.info.description.matchAll(/^\| (\d{4}) \|/gm)].map((match) => match[1])
+  const version1 = [...section(protocol, 'Close codes').matchAll(/^\| (\d{4}) \|/gm)].map((match) => match[1])
+  t.same(described, version1, 'the AsyncAPI document lists the close codes of version 1')
+  t.ok(version1.every((code) => documented.has(code)), 'which the full table holds too')
+  // Every enum that lists INVALID_JSON, wherever the document puts it (the error frame's `code`).
+  const enums: string[][] = []
+  const visit = (node: unknown): void => {
+    if (typeof node !== 'object' || node === null) return
+    if (Array.isArray(node) && node.includes('INVALID_JSON')) enums.push(node as string[])
+    for (const child of Object.values(node)) visit(child)
+  }
+  visit(document)
+  t.ok(enums.length > 0, 'the AsyncAPI document has the error code enum')
+  for (const codes of enums) t.same([...codes].sort(), errorCodes, 'the error codes of the table, no more, no less')
 })

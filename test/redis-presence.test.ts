@@ -11,7 +11,7 @@ import { PRESENCE_MISSED_HEARTBEATS } from '../lib/redis-presence'
 
 const channels = { room: { joinLeave: true }, board: { presence: true }, plain: {} }
 const statsInterval = 200
-/** The bound of the README: 4 missed heartbeats, plus one until a live instance's next heartbeat. */
+/** The bound of docs/presence.md: 4 missed heartbeats, plus one until a live instance's next heartbeat. */
 const EXPIRY_BOUND = (PRESENCE_MISSED_HEARTBEATS + 1) * statsInterval
 
 async function subscribe (client: Client, channel: string): Promise<void> {
