@@ -15,7 +15,7 @@ const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
 const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc')
 
 /** What a clone holds that the build and `npm pack` read (no dist/, no tests). */
-const SOURCES = ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'LICENSE', 'lib', 'types', 'examples']
+const SOURCES = ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'README.md', 'LICENSE', 'ARCHITECTURE.md', 'docs', 'lib', 'types', 'examples']
 
 async function run (command: string, args: string[], cwd: string): Promise<string> {
   try {
@@ -135,9 +135,12 @@ test('npm pack ships a package that installs and runs in fresh CJS and ESM TypeS
   const [tarball] = readdirSync(packed)
   t.match(tarball, /^fastify-ws-notify-.*\.tgz$/)
   const listing = await run('tar', ['-tzf', join(packed, tarball)], work)
-  for (const file of ['package/dist/lib/index.js', 'package/dist/lib/client/index.mjs', 'package/types/index.d.ts', 'package/types/client.d.mts', 'package/LICENSE']) {
+  // The README's links lead into docs/ and ARCHITECTURE.md: shipped, so they work on the npm page.
+  for (const file of ['package/dist/lib/index.js', 'package/dist/lib/client/index.mjs', 'package/types/index.d.ts', 'package/types/client.d.mts', 'package/LICENSE',
+    'package/README.md', 'package/ARCHITECTURE.md', 'package/docs/PROTOCOL.md', 'package/docs/options.md']) {
     t.ok(listing.split('\n').includes(file), `the tarball ships ${file}`)
   }
+  t.notOk(listing.split('\n').some((file) => file.endsWith('.png')), 'no screenshots')
 
   await t.test('CommonJS: require() gives the plugin and its named exports', async (t) => {
     const dir = join(work, 'cjs')
