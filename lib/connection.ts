@@ -17,6 +17,7 @@ import { isProtocolViolation } from './socket-errors'
 import { answerPresence } from './presence-actions'
 import type { PresenceService } from './presence-service'
 import { Lifecycle, type SocketContext } from './lifecycle'
+import { parseInboxSince, type InboxRecovery, type InboxStore } from './inbox'
 
 export interface ConnectionOptions {
   readonly config: Config
@@ -27,6 +28,8 @@ export interface ConnectionOptions {
   readonly log: FastifyBaseLogger
   /** null when no channel has presence. */
   readonly presence: PresenceService | null
+  /** Direct messages kept per client id (inbox.ts); null without `inbox`. */
+  readonly inbox?: InboxStore | null
 }
 
 /** What every socket of one registration shares: one per registration, referenced by each socket. */
@@ -297,17 +300,51 @@ export function createConnectionHandler (options: ConnectionOptions) {
     }
     const session = new Session(context, ws, clientId ?? randomUUID(), request)
     ;(ws as SessionSocket)[kSession] = session
-    hub.add(session)
     ws.on('message', onMessage)
     ws.on('pong', onPong)
     ws.on('close', onClose)
     ws.on('error', onError)
-    send(hub, session, {
+    const inbox = context.inbox ?? null
+    if (inbox === null) return open(session, undefined)
+    // Frames that come while a broker reads the inbox wait, as during an async authorize.
+    let answered = false
+    const since = parseInboxSince((request.query as { inbox_since?: unknown }).inbox_since) ?? undefined
+    const recovering = new Promise<void>((resolve) => {
+      inbox.recover(session.clientId, since, (recovery) => {
+        answered = true
+        resolve()
+        // Closed while the broker answered: nothing to join.
+        if (ws.readyState === ws.OPEN) open(session, recovery)
+      }, (err) => {
+        answered = true
+        resolve()
+        context.log.warn({ err }, 'fastify-ws-notify: the inbox could not be read; the socket is closed (1013) so that its client retries')
+        ws.close(CloseCode.TRY_AGAIN_LATER, 'inbox unavailable')
+      })
+    })
+    if (!answered) session.pending = recovering.then(() => drain(session))
+  }
+
+  /**
+   * Joins the hub, greets, and replays the inbox's missed messages right after `connected`: one
+   * synchronous step, so a direct message sent meanwhile is either replayed or delivered live.
+   */
+  function open (session: Session, recovery: InboxRecovery | undefined): void {
+    hub.add(session)
+    const greeting: Record<string, unknown> = {
       type: 'connected',
       client_id: session.clientId,
       available_channels: registry.names,
       timestamp: new Date().toISOString()
-    })
+    }
+    if (recovery !== undefined) {
+      greeting.inbox = recovery.recovered === undefined
+        ? { epoch: recovery.epoch, offset: recovery.offset }
+        : { epoch: recovery.epoch, offset: recovery.offset, recovered: recovery.recovered }
+      hub.replyWithReplay(session, encodeMessage(JSON.stringify(greeting)), recovery.messages)
+    } else {
+      send(hub, session, greeting)
+    }
     context.lifecycle?.connect(session.hookContext as SocketContext)
   }
 }

@@ -185,6 +185,16 @@ declare namespace fastifyWsNotify {
     readonly channels?: number
   }
 
+  /** The `inbox` option: how many direct messages are kept per client id, and for how long. */
+  export interface InboxOptions {
+    /** Messages kept per client id (default 100); past it, the oldest goes and a later resume gets `recovered: false`. */
+    readonly size?: number
+    /** Milliseconds a message stays replayable (default 86 400 000, one day). */
+    readonly ttl?: number
+    /** Client ids whose inbox is kept in memory at once, least recently used dropped first (default 10 000; unused with Redis, where `ttl` expires the keys). */
+    readonly clients?: number
+  }
+
   /** `channels` option: a list of names (untyped), or a map from name to declaration. */
   export type ChannelsOption = readonly string[] | Readonly<Record<string, ChannelDeclaration>>
 
@@ -230,6 +240,12 @@ declare namespace fastifyWsNotify {
      * WebSocket upgrades: the same envelopes, checks, limits and stats as a WebSocket. Default `false`.
      */
     sse?: boolean
+    /**
+     * Keep direct messages (`sendTo`) per client id so a client that was away gets them on its
+     * next connect with `?inbox_since=EPOCH:OFFSET` (the browser client sends it itself). Needs
+     * `authenticate`. In memory, or in Redis Streams with the Redis adapter. Default `false`.
+     */
+    inbox?: InboxOptions | false
     /**
      * Runs on every upgrade request (a preValidation hook, so `request.jwtVerify()`, cookies or
      * headers work). Return the identity (a client id string, or an object with `id` and anything
@@ -331,6 +347,8 @@ declare namespace fastifyWsNotify {
     messages_dropped: number
     slow_consumers_closed: number
     history_messages: number
+    /** Direct messages kept in inboxes in this process's memory (0 with the Redis adapter: they are in Redis). */
+    inbox_messages: number
     /** Broker (Redis) connection errors and failed publishes; 0 without a broker. */
     broker_errors: number
     /** Sockets closed for breaking the WebSocket protocol (invalid UTF-8, unmasked frame, bad opcode, frame over maxPayload). */
@@ -344,7 +362,7 @@ declare namespace fastifyWsNotify {
   }
 
   /** The sums over live instances served by `GET ${path}/stats?scope=cluster`. */
-  export interface ClusterStats extends Omit<NotificationStats, 'uptime_seconds' | 'cluster'> {
+  export interface ClusterStats extends Omit<NotificationStats, 'uptime_seconds' | 'cluster' | 'inbox_messages'> {
     /** Live instances that reported their figures. `history_messages` is the largest count: every instance holds a copy. */
     instances: number
     /**
