@@ -32,6 +32,7 @@ import { PUBLISH_WITH_OFFSET, READ_HISTORY } from './redis-scripts'
 import { ClusterStatsReporter, type ClusterStats } from './cluster-stats'
 import { ChannelPatterns, isChannelPattern } from './auth'
 import { RedisPresence } from './redis-presence'
+import { RedisInbox } from './redis-inbox'
 import {
   FST_WS_NOTIFY_BROKER_TIMEOUT,
   FST_WS_NOTIFY_BROKER_UNAVAILABLE,
@@ -306,6 +307,8 @@ class RedisAdapter implements Adapter {
   readonly history: MirroredHistory
   /** Present when some channel has presence (redis-presence.ts). */
   readonly presence: RedisPresence | undefined
+  /** Present with the `inbox` option (redis-inbox.ts). */
+  readonly inbox: RedisInbox | undefined
   readonly #hub: Hub
   readonly #log: AdapterContext['log']
   readonly #config: RedisAdapterConfig
@@ -370,6 +373,9 @@ class RedisAdapter implements Adapter {
     this.presence = withPresence
       ? new RedisPresence(this.#command, config.keyPrefix, this.#id, config.statsInterval, context, context.presence as NonNullable<AdapterContext['presence']>, this.#onError)
       : undefined
+    this.inbox = context.inbox == null
+      ? undefined
+      : new RedisInbox(this.#command, this.#subscriber, config.keyPrefix, this.#layout.directChannel, context.inbox, runScript)
     this.#subscriptions = [this.#layout.directChannel, ...this.#layout.pubsub.values(), ...this.#stats.channels,
       ...(this.presence === undefined ? [] : [this.presence.events])]
   }
@@ -438,7 +444,10 @@ class RedisAdapter implements Adapter {
     return await new Promise<number>((resolve, reject) => {
       const pending: Pending = { resolve, reject, sent: false, timer: setTimeout(() => this.#timedOut(tag), this.#config.publishTimeout) }
       this.#pending.set(tag, pending)
-      this.#layout.send(this.#command, route, json, tag).then(() => {
+      const sent = route.kind === 'client' && this.inbox !== undefined
+        ? this.inbox.send(this.#command, route.clientId, json, tag)
+        : this.#layout.send(this.#command, route, json, tag)
+      sent.then(() => {
         pending.sent = true
       }, (err: Error) => {
         if (!this.#pending.delete(tag)) return
@@ -471,11 +480,11 @@ class RedisAdapter implements Adapter {
   /**
    * The message certainly did not reach Redis: counts the error and rejects. A message without
    * history still reaches this instance's sockets (it cannot come back from Redis, so only once);
-   * one with history does not, because only Redis can give it an offset.
+   * one with history (or for an inbox) does not, because only Redis can give it an offset.
    */
   async #notSent (route: Route, json: string, reason: string): Promise<never> {
     this.#hub.counters.brokerErrors++
-    const withHistory = route.kind === 'channel' && this.#feeds.has(route.channel)
+    const withHistory = route.kind === 'channel' ? this.#feeds.has(route.channel) : route.kind === 'client' && this.inbox !== undefined
     const delivered = withHistory ? 0 : deliverLocally(this.#hub, route, json)
     const err = new FST_WS_NOTIFY_BROKER_UNAVAILABLE(`${reason}; delivered to ${delivered} local socket(s) only`)
     throw Object.assign(err, { delivered })
@@ -518,6 +527,12 @@ class RedisAdapter implements Adapter {
     if (channel === undefined) {
       if (header[0] === 'b' && header.length === 2) {
         this.#settle(header[1], deliverLocally(this.#hub, { kind: 'all' }, json))
+        return
+      }
+      if (header[0] === 'i' && header.length === 5) {
+        // A direct message kept in its inbox: delivered to the sockets here, held for those reading it.
+        this.inbox?.received(header[1], header[3], Number(header[4]), json)
+        this.#settle(header[2], deliverLocally(this.#hub, { kind: 'client', clientId: header[1] }, json))
         return
       }
       if (header[0] !== 'd' || header.length !== 3) return
