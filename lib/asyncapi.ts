@@ -20,7 +20,7 @@ type AsyncApiDocument = Record<string, unknown> & { servers?: unknown }
 
 // Every error code of PROTOCOL.md; the type below fails to compile if protocol.ts adds one.
 const ERROR_CODES = ['INVALID_JSON', 'INVALID_MESSAGE', 'UNKNOWN_ACTION', 'INVALID_CHANNEL', 'FORBIDDEN', 'RATE_LIMITED',
-  'TOO_MANY_SUBSCRIPTIONS', 'PRESENCE_NOT_ENABLED', 'CHANNEL_FULL', 'PRESENCE_UNAVAILABLE'] as const satisfies readonly ErrorCode[]
+  'TOO_MANY_SUBSCRIPTIONS', 'PRESENCE_NOT_ENABLED', 'CHANNEL_FULL', 'PRESENCE_UNAVAILABLE', 'HISTORY_UNAVAILABLE'] as const satisfies readonly ErrorCode[]
 type MissingErrorCode = Exclude<ErrorCode, typeof ERROR_CODES[number]>
 /** true, or a compile error naming the missing code. */
 export const ERROR_CODES_COMPLETE: [MissingErrorCode] extends [never] ? true : MissingErrorCode = true

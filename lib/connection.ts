@@ -96,18 +96,29 @@ function onFrame (connection: Session, data: RawData, isBinary: boolean): Promis
   }
   if (frame.action === 'presence' || frame.action === 'presence_stats') return answerPresence(context, connection, frame)
   if (frame.action === 'subscribe') {
-    // Reply, replay (resume or latest) and join in one synchronous step: see history.ts.
-    const join = (): void => subscribeWithHistory(hub, context.history, connection, channel, frame.since, frame.id)
-    // A channel the socket already holds grants nothing new: no limit, no authorize.
-    if (connection.channels.has(channel)) {
-      join()
-      return
+    // Reply, replay (resume or latest) and join in one synchronous step: see history.ts. A broker
+    // may first have to read the channel's history (a namespace channel's, on first use here).
+    const join = (after?: () => void): Promise<void> | undefined => {
+      const subscribe = (): void => {
+        subscribeWithHistory(hub, context.history, connection, channel, frame.since, frame.id)
+        after?.()
+      }
+      const loading = context.history.load?.(channel)
+      if (loading === undefined) {
+        subscribe()
+        return
+      }
+      return loading.then(subscribe, (err: unknown) => {
+        context.log.warn({ err, channel }, 'fastify-ws-notify: the channel\'s history could not be read; the subscribe is refused (HISTORY_UNAVAILABLE)')
+        sendError(hub, connection, 'HISTORY_UNAVAILABLE', `The history of ${channel} cannot be read now; try again`, frame.id)
+      })
     }
-    const joinNew = (): void => {
-      join()
+    // A channel the socket already holds grants nothing new: no limit, no authorize.
+    if (connection.channels.has(channel)) return join()
+    const joinNew = (): Promise<void> | undefined => join(() => {
       // Not joined when the reply and its replay were over the slow-consumer bound.
       if (context.lifecycle !== null && connection.channels.has(channel)) context.lifecycle.subscribe(connection.hookContext as SocketContext, channel)
-    }
+    })
     if (subscriptionLimitReached(context.config, connection, channel)) {
       sendError(hub, connection, 'TOO_MANY_SUBSCRIPTIONS',
         `Subscription limit reached: at most ${context.config.maxSubscriptionsPerConnection} channels per connection`, frame.id)
@@ -121,8 +132,8 @@ function onFrame (connection: Session, data: RawData, isBinary: boolean): Promis
     const declared = registry.declarationOf(channel)
     const allowed = context.auth.authorize(connection.identity, channel, declared === channel ? undefined : declared, connection.request)
     if (typeof allowed === 'boolean') {
-      if (allowed) joinNew()
-      else forbid()
+      if (allowed) return joinNew()
+      forbid()
       return
     }
     return allowed.then((ok) => ok ? joinNew() : forbid(), (err: unknown) => {

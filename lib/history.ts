@@ -41,6 +41,11 @@ export interface HistoryStore {
   latest (channel: string): string | undefined
   /** Messages held in all channels' history. */
   size (): number
+  /**
+   * Resolves once the channel's history can be read synchronously (a broker reads a namespace
+   * channel's on first use); undefined when it already can.
+   */
+  load? (channel: string): Promise<void> | undefined
 }
 
 /** A new epoch: random, so a restarted server never reuses one. */

@@ -29,6 +29,7 @@ export const CLOSE_REASON_MAX_BYTES = 123
 export type ErrorCode =
   | 'INVALID_JSON' | 'INVALID_MESSAGE' | 'UNKNOWN_ACTION' | 'INVALID_CHANNEL'
   | 'FORBIDDEN' | 'RATE_LIMITED' | 'TOO_MANY_SUBSCRIPTIONS' | 'PRESENCE_NOT_ENABLED' | 'CHANNEL_FULL' | 'PRESENCE_UNAVAILABLE'
+  | 'HISTORY_UNAVAILABLE'
 
 /**
  * Characters of a client id (the `client_id` query, or the identity `authenticate` returns). `|`
