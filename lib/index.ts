@@ -145,7 +145,7 @@ async function plugin (fastify: FastifyInstance, options: NotificationsOptions):
       clusterStats: async () => await adapter.clusterStats?.() ?? sumStats([hub.stats()]),
       onConnection: createConnectionHandler({ config, hub, registry, history, auth, log: fastify.log, presence, inbox })
     })
-    if (config.sse) registerSseRoute(scope, { config, hub, auth, registry, history, presence, isClosing })
+    if (config.sse) registerSseRoute(scope, { config, hub, auth, registry, history, presence, inbox, isClosing })
     registerClientRoute(scope, config.path)
     registerDashboard(scope, config)
     registerAsyncApi(scope, config)

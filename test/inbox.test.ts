@@ -6,6 +6,7 @@ import type { FastifyRequest } from 'fastify'
 import Fastify from 'fastify'
 import notifications from '../lib/index'
 import { build, connect, sleep, waitUntil, type Frame } from './helper'
+import { openSse } from './sse-helper'
 import type { NotificationsOptions } from '../types/index'
 
 /** `?user=ID` is the identity: the inbox needs authenticate. */
@@ -135,4 +136,20 @@ test('a malformed inbox_since is refused with HTTP 400; without inbox, direct me
   t.notOk('inbox' in client.frames[0])
   await plain.app.notifications.sendTo('42', 'note', {})
   t.notOk('offset' in (await client.waitFor(2))[1])
+})
+
+test('an SSE stream honours inbox_since: the replay follows connected, as on a WebSocket', async (t) => {
+  const { app, http } = await build(t, { ...withInbox({ size: 10 }), sse: true })
+  const probe = await openSse(t, `${http}/ws/sse?user=42`)
+  const [greeting] = await probe.waitFor(1)
+  t.match(greeting.data, { type: 'connected', inbox: { offset: 0 } })
+  const { inbox } = greeting.data
+  probe.close()
+  await waitUntil(() => app.notifications.stats().total_clients === 0, 'the server saw the stream end')
+  await app.notifications.sendTo('42', 'note', { n: 1 })
+  await app.notifications.sendTo('42', 'note', { n: 2 })
+  const back = await openSse(t, `${http}/ws/sse?user=42${since(inbox, 0)}`)
+  const events = await back.waitFor(3)
+  t.match(events[0].data, { type: 'connected', inbox: { recovered: true, offset: 2 } })
+  t.same(events.slice(1).map((event) => [event.data.type, event.data.offset]), [['note', 1], ['note', 2]])
 })
