@@ -179,8 +179,8 @@ declare namespace fastifyWsNotify {
     readonly ttl?: number
     /**
      * On a namespace (`'user:*'`): how many of its channels keep a history at once (default 10 000);
-     * the least recently used one is dropped for a new one. Namespaces keep no history with the
-     * Redis adapter.
+     * the least recently used one is dropped for a new one (with the Redis adapter: the one used
+     * least recently without subscribers on that instance; its Stream stays in Redis).
      */
     readonly channels?: number
   }
