@@ -167,6 +167,8 @@ class Session extends Connection<WebSocket> implements RateState {
   backlogBytes = 0
   /** What the lifecycle hooks are given; null without hooks. */
   readonly hookContext: SocketContext | null
+  /** Joined the hub and sent `connected` (at once, or once its inbox was read). */
+  greeted = false
 
   constructor (context: ConnectionContext, ws: WebSocket, clientId: string, request: FastifyRequest) {
     super(ws, clientId)
@@ -274,7 +276,8 @@ function onClose (this: WebSocket, code: number, reason: Buffer): void {
   const session = (this as SessionSocket)[kSession]
   session.backlog = null
   session.context.hub.remove(session)
-  session.context.lifecycle?.disconnect(session.hookContext as SocketContext, code, reason.toString())
+  // Closed while its inbox was read: never greeted, so no onConnect was heard either.
+  if (session.greeted) session.context.lifecycle?.disconnect(session.hookContext as SocketContext, code, reason.toString())
 }
 
 // A peer's protocol violation (ws has already answered it with 1002, 1007 or 1009) is the peer's
@@ -342,6 +345,7 @@ export function createConnectionHandler (options: ConnectionOptions) {
    */
   function open (session: Session, recovery: InboxRecovery | undefined): void {
     hub.add(session)
+    session.greeted = true
     const greeting: Record<string, unknown> = {
       type: 'connected',
       client_id: session.clientId,

@@ -9,7 +9,7 @@
 // `clients` client ids (the one used least recently is dropped first). The Redis adapter brings
 // its own (redis-inbox.ts): Streams, offsets cluster-wide.
 import { randomBytes } from 'node:crypto'
-import { ChannelLog, type HistoryPosition, type ResumePosition } from './history'
+import { ChannelLog, heldIn, missedIn, type HistoryPosition, type ResumePosition } from './history'
 import { describe, fail } from './options'
 
 export interface InboxConfig {
@@ -81,14 +81,6 @@ export function parseInboxSince (value: unknown): ResumePosition | undefined | n
   return Number.isSafeInteger(offset) ? { epoch: match[1], offset } : null
 }
 
-/** What missed messages a log holds after `since`: null when some are gone (or another epoch). */
-export function missedIn (log: ChannelLog, since: ResumePosition): string[] | null {
-  if (since.epoch !== log.epoch || since.offset > log.offset) return null
-  log.evict(Date.now())
-  if (since.offset + 1 < log.offset - log.count + 1) return null
-  return log.slice(since.offset + 1)
-}
-
 /** The default InboxStore: this process's memory; offsets are assigned here. */
 export class MemoryInbox implements InboxStore {
   readonly #config: InboxConfig
@@ -128,12 +120,6 @@ export class MemoryInbox implements InboxStore {
   }
 
   size (): number {
-    const now = Date.now()
-    let held = 0
-    for (const log of this.#logs.values()) {
-      log.evict(now)
-      held += log.count
-    }
-    return held
+    return heldIn(this.#logs.values())
   }
 }

@@ -10,7 +10,7 @@
 // least recently used one without subscribers here is dropped (its Stream stays in Redis, so a
 // later subscribe reads it again: nothing is lost, unlike the in-memory store).
 import type { ChannelConfig, HistoryConfig } from './options'
-import { ChannelLog, LogHistory } from './history'
+import { ChannelLog, LogHistory, heldIn } from './history'
 import { ChannelPatterns, isChannelPattern } from './auth'
 
 /** The copies of one namespace's channels, least recently used first (a Map keeps insertion order). */
@@ -113,13 +113,7 @@ export class MirroredHistory extends LogHistory {
 
   override size (): number {
     let held = super.size()
-    const now = Date.now()
-    for (const { mirrors } of this.#namespaces.values()) {
-      for (const mirror of mirrors.values()) {
-        mirror.evict(now)
-        held += mirror.count
-      }
-    }
+    for (const { mirrors } of this.#namespaces.values()) held += heldIn(mirrors.values())
     return held
   }
 }

@@ -19,16 +19,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import type { InboxConfig, InboxRecovery, InboxStore } from './inbox'
 import type { ResumePosition } from './history'
-
-/** Same preamble as redis-scripts.ts: read the inbox's epoch, or start a new one from ARGV[1]. */
-const ENSURE_EPOCH = `
-local epoch = redis.call('HGET', KEYS[1], 'epoch')
-if not epoch then
-  epoch = ARGV[1]
-  redis.call('DEL', KEYS[2])
-  redis.call('HSET', KEYS[1], 'epoch', epoch, 'offset', 0)
-end
-`
+import { ENSURE_EPOCH } from './redis-scripts'
 
 /**
  * Keeps and publishes one direct message. KEYS: state, log. ARGV: candidate epoch, envelope JSON
