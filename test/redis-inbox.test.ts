@@ -3,8 +3,8 @@
 import { test } from 'tap'
 import type { FastifyRequest } from 'fastify'
 import { Redis } from 'ioredis'
-import { connect, waitUntil, type Frame } from './helper'
-import { REDIS_SKIP, REDIS_URL, buildCluster, testPrefix } from './redis-helper'
+import { Client, connect, waitUntil, type Frame } from './helper'
+import { REDIS_SKIP, REDIS_URL, buildCluster, freePort, kill, startRedis, testPrefix } from './redis-helper'
 
 const skip = REDIS_SKIP
 
@@ -80,4 +80,23 @@ test('direct messages sent while a connection reads its inbox are neither lost n
   await waitUntil(() => direct(onB.frames).length >= sent, `all ${sent} arrived`)
   t.match(onB.frames[0].inbox, { recovered: true })
   t.same(direct(await onB.settle()).map((frame) => frame.offset), Array.from({ length: sent }, (_, i) => i + 1), 'every offset once, in order')
+})
+
+test('Redis away: a connect that cannot read its inbox is closed with 1013; a first subscribe to a namespace channel answers HISTORY_UNAVAILABLE', { skip }, async (t) => {
+  const port = await freePort()
+  const redis = await startRedis(port)
+  t.teardown(async () => { await kill(redis) })
+  const url = `redis://127.0.0.1:${port}`
+  const [a] = await buildCluster(t, 1, { authenticate: byQuery, inbox: { size: 10 }, channels: { 'room:*': { history: { size: 10 } } } }, { url, prefix: 'fault:' })
+  const early = await connect(t, a.url, '?user=42')
+  t.match(early.frames[0].inbox, { offset: 0 })
+  await kill(redis)
+  await waitUntil(() => a.app.notifications.stats().broker_errors > 0, 'the adapter saw Redis go')
+  const refused = await early.request({ action: 'subscribe', channel: 'room:42', id: 'r' })
+  t.match(refused, { type: 'error', code: 'HISTORY_UNAVAILABLE', id: 'r' })
+  t.equal((await early.request({ action: 'ping', id: 'p' })).type, 'pong', 'the socket stays open')
+  const late = new Client(`${a.url}/ws?user=42`)
+  t.teardown(() => late.ws.terminate())
+  t.match(await late.closed, { code: 1013, reason: 'inbox unavailable' }, 'the client retries later, and resumes then')
+  t.same(late.frames, [], 'never greeted: no position that could skip what it missed')
 })
