@@ -81,7 +81,9 @@ export const ConnectedFrame = Type.Object({
   type: Type.Literal('connected'),
   client_id: Type.String(),
   available_channels: Type.Array(Type.String()),
-  timestamp: Timestamp
+  timestamp: Timestamp,
+  /** With the `inbox` option: where the client id's inbox stands; `recovered` answers `inbox_since`. */
+  inbox: Type.Optional(Type.Object({ epoch: Type.String(), offset: Type.Integer({ minimum: 0 }), recovered: Type.Optional(Type.Boolean()) }))
 })
 export const SubscribedFrame = Type.Object({
   type: Type.Union([Type.Literal('subscribed'), Type.Literal('unsubscribed')]),
