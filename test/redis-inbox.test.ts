@@ -5,6 +5,7 @@ import type { FastifyRequest } from 'fastify'
 import { Redis } from 'ioredis'
 import { Client, connect, waitUntil, type Frame } from './helper'
 import { REDIS_SKIP, REDIS_URL, buildCluster, freePort, kill, startRedis, testPrefix } from './redis-helper'
+import { createPublisher } from '../lib/external-publisher'
 
 const skip = REDIS_SKIP
 
@@ -99,4 +100,21 @@ test('Redis away: a connect that cannot read its inbox is closed with 1013; a fi
   t.teardown(() => late.ws.terminate())
   t.match(await late.closed, { code: 1013, reason: 'inbox unavailable' }, 'the client retries later, and resumes then')
   t.same(late.frames, [], 'never greeted: no position that could skip what it missed')
+})
+
+test('createPublisher with inbox: a worker\'s sendTo is kept too, in the same offsets', { skip }, async (t) => {
+  const prefix = testPrefix(t)
+  const [a] = await buildCluster(t, 1, { authenticate: byQuery, inbox: { size: 10 } }, { prefix })
+  const probe = await connect(t, a.url, '?user=42')
+  const { inbox } = probe.frames[0]
+  probe.ws.terminate()
+  await waitUntil(() => a.app.notifications.stats().total_clients === 0, 'offline')
+  const publisher = createPublisher({ redis: REDIS_URL, channels: ['alpha', 'beta', 'gamma'], keyPrefix: prefix, inbox: { size: 10 } })
+  t.teardown(() => publisher.close())
+  t.equal(await publisher.sendTo('42', 'note', { n: 1 }), 1, 'one instance subscribed')
+  await a.app.notifications.sendTo('42', 'note', { n: 2 })
+  const back = await connect(t, a.url, `?user=42&inbox_since=${inbox.epoch as string}:0`)
+  const frames = await back.waitFor(3)
+  t.match(frames[0].inbox, { recovered: true, offset: 2 })
+  t.same(direct(frames).map((frame) => [frame.offset, frame.data.n]), [[1, 1], [2, 2]])
 })

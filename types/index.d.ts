@@ -416,6 +416,8 @@ declare namespace fastifyWsNotify {
     maxMessageSize?: number
     /** Milliseconds a notify() waits for Redis before rejecting. Default 5 000. */
     publishTimeout?: number
+    /** The same as the instances' `inbox` option: sendTo() keeps each message in the client id's inbox (Redis Streams). */
+    inbox?: InboxOptions | false
   }
 
   /** notify() and sendTo() from a process without Fastify; each resolves with the number of instances reached. */

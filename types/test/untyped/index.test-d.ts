@@ -156,3 +156,4 @@ app.register(notifications, { channels: ['a'], authenticate: async () => 'id', i
 assert<Equal<typeof stats.inbox_messages, number>>()
 // @ts-expect-error the cluster sums have no inbox_messages (inboxes are in Redis there)
 void stats.cluster?.inbox_messages
+createPublisher({ redis: 'redis://127.0.0.1:6379', channels: ['a'], inbox: { size: 10, ttl: 60_000 } }).close().catch(() => {})
