@@ -109,7 +109,7 @@ function contendersOf (row) {
 }
 
 function markdown (results) {
-  const { s1, s2, s3, s4, s5, s6 } = results.scenarios
+  const { s1, s2, s3, s4, s5, s6, s7 } = results.scenarios
   const m = results.machine
   const v = results.versions
   const parts = []
@@ -181,6 +181,18 @@ function markdown (results) {
       'Server CPU per delivery (median of the bursts; "x plain": median of the ratios of the same pairing, two pairings a round): plain; with `dashboard: true` and one page open (`/ws/stats` read at the start of each burst, one more socket on the channel); ' +
       'with `metrics: true` and `/ws/metrics` scraped at the start of each burst; with `presence: true` on the channel (every subscriber a tracked member). "within noise": cost over plain at most 1 + plain\'s spread over its bursts, or 1.05.\n\n' +
       table(['scenario', 'variant', 'ns / delivery', 'x plain', 'plain spread (bursts)', 'deliveries / s', 'within noise'], s6Rows))
+  }
+  if (s7 !== undefined) {
+    const s7Rows = []
+    for (const [key, row] of Object.entries(s7)) {
+      for (const [variant, r] of Object.entries(row)) {
+        s7Rows.push([key, `inbox ${variant}`, r.nsPerSendTo === undefined ? '' : fmt(r.nsPerSendTo), r.xOff === undefined ? '' : fmt(r.xOff, 2),
+          r.heapBytesPerMessage === undefined ? '' : `${fmt(r.heapBytesPerMessage)} (envelope ${fmt(r.envelopeBytes)} B)`])
+      }
+    }
+    parts.push('### S7 inbox (fastify-ws-notify only, in one process, sendTo to offline client ids: the keeping, not the delivery)\n\n' +
+      'Cost of a sendTo without and with `inbox` (three alternating passes, median), and heap after GC per message kept with every inbox full.\n\n' +
+      table(['scenario', 'variant', 'ns / sendTo', 'x off', 'heap bytes / kept message'], s7Rows))
   }
   return parts.join('\n\n')
 }

@@ -12,10 +12,11 @@ const os = require('node:os')
 const path = require('node:path')
 const { render, targets, FLOOR } = require('./report')
 const { hasTaskset } = require('./pin')
+const { inbox } = require('./inbox')
 
 const quick = process.argv.includes('--quick')
 // Development: --only=s1 (S1/S3/S4), s2, s3, s4 (idle memory only; BENCH_SNAPSHOT=dir also writes a
-// heap snapshot of each server), s5 or s6 runs one scenario and prints it, writing nothing;
+// heap snapshot of each server), s5, s6 or s7 (the inbox) runs one scenario and prints it, writing nothing;
 // --contenders=a,b limits the contenders, --rounds=N the rounds; --rate=N sets S2's rate
 // (default with --only=s2: the committed results' rate).
 const only = (process.argv.find((a) => a.startsWith('--only=')) || '').slice(7)
@@ -461,6 +462,7 @@ async function main () {
     scenarios: {}
   }
   if (only === 's5') return console.log(JSON.stringify(await s5(), null, 1))
+  if (only === 's7') return console.log(JSON.stringify(inbox({ quick }), null, 1))
   if (only !== '') {
     const out = await scenarios({ part: only === 's1' ? null : only })
     results.scenarios = { s1: out.s1, s2: out.s2, s3: out.s3, s4: out.s4, s6: out.s6 }
@@ -471,7 +473,7 @@ async function main () {
   }
   const { s1, s2, s2Rate, s3, s4, s6 } = await scenarios()
   results.s2Rate = s2Rate
-  results.scenarios = { s1, s2, s3, s4, s5: await s5(), s6 }
+  results.scenarios = { s1, s2, s3, s4, s5: await s5(), s6, s7: inbox({ quick }) }
   results.durationSeconds = Math.round((Date.now() - started) / 1000)
   // A quick run (CI) must not dirty the tree: its results go to the temp directory.
   const file = quick ? path.join(os.tmpdir(), 'fastify-ws-notify-bench.quick.json') : path.join(__dirname, 'results.json')

@@ -5,6 +5,7 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Hub } from './hub'
 import type { HistoryStore } from './history'
+import type { InboxConfig, InboxStore } from './inbox'
 import type { ChannelConfig } from './options'
 import type { ClusterStats } from './cluster-stats'
 import { encodeMessage } from './sender'
@@ -31,6 +32,8 @@ export interface Adapter {
    * adapter puts the real offset in place of that 0. Resume and `latest` read this store.
    */
   readonly history?: HistoryStore
+  /** Present when the adapter keeps inboxes itself (Redis Streams, offsets cluster-wide): see inbox.ts. */
+  readonly inbox?: InboxStore
   /** Resolves once the adapter can deliver (connected, subscribed, history loaded). */
   ready? (): Promise<void>
   /** The summed figures of every live instance, for `GET ${path}/stats?scope=cluster`. */
@@ -48,6 +51,8 @@ export interface AdapterContext {
   readonly pluginTimeout?: number
   /** The presence bounds, for an adapter that keeps presence cluster-wide. */
   readonly presence?: PresenceConfig
+  /** The inbox bounds, for an adapter that keeps inboxes itself; null without `inbox`. */
+  readonly inbox?: InboxConfig | null
 }
 
 /** The `adapter` option: builds the adapter of one registration (see redis-adapter.ts). */

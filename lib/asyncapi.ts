@@ -20,7 +20,7 @@ type AsyncApiDocument = Record<string, unknown> & { servers?: unknown }
 
 // Every error code of PROTOCOL.md; the type below fails to compile if protocol.ts adds one.
 const ERROR_CODES = ['INVALID_JSON', 'INVALID_MESSAGE', 'UNKNOWN_ACTION', 'INVALID_CHANNEL', 'FORBIDDEN', 'RATE_LIMITED',
-  'TOO_MANY_SUBSCRIPTIONS', 'PRESENCE_NOT_ENABLED', 'CHANNEL_FULL', 'PRESENCE_UNAVAILABLE'] as const satisfies readonly ErrorCode[]
+  'TOO_MANY_SUBSCRIPTIONS', 'PRESENCE_NOT_ENABLED', 'CHANNEL_FULL', 'PRESENCE_UNAVAILABLE', 'HISTORY_UNAVAILABLE'] as const satisfies readonly ErrorCode[]
 type MissingErrorCode = Exclude<ErrorCode, typeof ERROR_CODES[number]>
 /** true, or a compile error naming the missing code. */
 export const ERROR_CODES_COMPLETE: [MissingErrorCode] extends [never] ? true : MissingErrorCode = true
@@ -115,8 +115,8 @@ export function buildAsyncApi (config: Config): AsyncApiDocument {
   const connected = add('connected', message('connected', 'First frame after the upgrade: the client id and the declared channels.', plain(ConnectedFrame)))
   const error = add('error', message('error', 'A refused frame; the connection stays open. Carries the id of the action it answers.',
     withProperties(ErrorFrame, { code: { type: 'string', enum: [...ERROR_CODES] } })))
-  const direct = add('direct', message('direct', 'A message to this client id (fastify.notifications.sendTo): the envelope without channel.',
-    withProperties(NotificationFrame, { type: { type: 'string', minLength: 1 }, data: {} }, ['channel', 'offset', 'broadcast'])))
+  const direct = add('direct', message('direct', 'A message to this client id (fastify.notifications.sendTo): the envelope without channel; with the inbox option, its offset in the client id\'s inbox.',
+    withProperties(NotificationFrame, { type: { type: 'string', minLength: 1 }, data: {} }, ['channel', 'broadcast'])))
   const broadcast = add('broadcast', message('broadcast', 'A message to every socket (fastify.notifications.broadcast): the envelope without channel, with broadcast: true.',
     withProperties(NotificationFrame, { type: { type: 'string', minLength: 1 }, data: {}, broadcast: { type: 'boolean', const: true } }, ['channel', 'offset'])))
 
@@ -188,7 +188,7 @@ export function buildAsyncApi (config: Config): AsyncApiDocument {
         bindings: {
           ws: {
             method: 'GET',
-            query: { type: 'object', properties: { client_id: clientId } },
+            query: { type: 'object', properties: { client_id: clientId, inbox_since: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}:[0-9]{1,16}$', description: 'with the inbox option: EPOCH:OFFSET of connected.inbox (or the last direct message seen); what was missed follows connected' } } },
             bindingVersion: '0.1.0'
           }
         }

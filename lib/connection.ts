@@ -17,6 +17,7 @@ import { isProtocolViolation } from './socket-errors'
 import { answerPresence } from './presence-actions'
 import type { PresenceService } from './presence-service'
 import { Lifecycle, type SocketContext } from './lifecycle'
+import { parseInboxSince, type InboxRecovery, type InboxStore } from './inbox'
 
 export interface ConnectionOptions {
   readonly config: Config
@@ -27,6 +28,8 @@ export interface ConnectionOptions {
   readonly log: FastifyBaseLogger
   /** null when no channel has presence. */
   readonly presence: PresenceService | null
+  /** Direct messages kept per client id (inbox.ts); null without `inbox`. */
+  readonly inbox?: InboxStore | null
 }
 
 /** What every socket of one registration shares: one per registration, referenced by each socket. */
@@ -93,18 +96,29 @@ function onFrame (connection: Session, data: RawData, isBinary: boolean): Promis
   }
   if (frame.action === 'presence' || frame.action === 'presence_stats') return answerPresence(context, connection, frame)
   if (frame.action === 'subscribe') {
-    // Reply, replay (resume or latest) and join in one synchronous step: see history.ts.
-    const join = (): void => subscribeWithHistory(hub, context.history, connection, channel, frame.since, frame.id)
-    // A channel the socket already holds grants nothing new: no limit, no authorize.
-    if (connection.channels.has(channel)) {
-      join()
-      return
+    // Reply, replay (resume or latest) and join in one synchronous step: see history.ts. A broker
+    // may first have to read the channel's history (a namespace channel's, on first use here).
+    const join = (after?: () => void): Promise<void> | undefined => {
+      const subscribe = (): void => {
+        subscribeWithHistory(hub, context.history, connection, channel, frame.since, frame.id)
+        after?.()
+      }
+      const loading = context.history.load?.(channel)
+      if (loading === undefined) {
+        subscribe()
+        return
+      }
+      return loading.then(subscribe, (err: unknown) => {
+        context.log.warn({ err, channel }, 'fastify-ws-notify: the channel\'s history could not be read; the subscribe is refused (HISTORY_UNAVAILABLE)')
+        sendError(hub, connection, 'HISTORY_UNAVAILABLE', `The history of ${channel} cannot be read now; try again`, frame.id)
+      })
     }
-    const joinNew = (): void => {
-      join()
+    // A channel the socket already holds grants nothing new: no limit, no authorize.
+    if (connection.channels.has(channel)) return join()
+    const joinNew = (): Promise<void> | undefined => join(() => {
       // Not joined when the reply and its replay were over the slow-consumer bound.
       if (context.lifecycle !== null && connection.channels.has(channel)) context.lifecycle.subscribe(connection.hookContext as SocketContext, channel)
-    }
+    })
     if (subscriptionLimitReached(context.config, connection, channel)) {
       sendError(hub, connection, 'TOO_MANY_SUBSCRIPTIONS',
         `Subscription limit reached: at most ${context.config.maxSubscriptionsPerConnection} channels per connection`, frame.id)
@@ -118,8 +132,8 @@ function onFrame (connection: Session, data: RawData, isBinary: boolean): Promis
     const declared = registry.declarationOf(channel)
     const allowed = context.auth.authorize(connection.identity, channel, declared === channel ? undefined : declared, connection.request)
     if (typeof allowed === 'boolean') {
-      if (allowed) joinNew()
-      else forbid()
+      if (allowed) return joinNew()
+      forbid()
       return
     }
     return allowed.then((ok) => ok ? joinNew() : forbid(), (err: unknown) => {
@@ -153,6 +167,8 @@ class Session extends Connection<WebSocket> implements RateState {
   backlogBytes = 0
   /** What the lifecycle hooks are given; null without hooks. */
   readonly hookContext: SocketContext | null
+  /** Joined the hub and sent `connected` (at once, or once its inbox was read). */
+  greeted = false
 
   constructor (context: ConnectionContext, ws: WebSocket, clientId: string, request: FastifyRequest) {
     super(ws, clientId)
@@ -260,7 +276,8 @@ function onClose (this: WebSocket, code: number, reason: Buffer): void {
   const session = (this as SessionSocket)[kSession]
   session.backlog = null
   session.context.hub.remove(session)
-  session.context.lifecycle?.disconnect(session.hookContext as SocketContext, code, reason.toString())
+  // Closed while its inbox was read: never greeted, so no onConnect was heard either.
+  if (session.greeted) session.context.lifecycle?.disconnect(session.hookContext as SocketContext, code, reason.toString())
 }
 
 // A peer's protocol violation (ws has already answered it with 1002, 1007 or 1009) is the peer's
@@ -297,17 +314,52 @@ export function createConnectionHandler (options: ConnectionOptions) {
     }
     const session = new Session(context, ws, clientId ?? randomUUID(), request)
     ;(ws as SessionSocket)[kSession] = session
-    hub.add(session)
     ws.on('message', onMessage)
     ws.on('pong', onPong)
     ws.on('close', onClose)
     ws.on('error', onError)
-    send(hub, session, {
+    const inbox = context.inbox ?? null
+    if (inbox === null) return open(session, undefined)
+    // Frames that come while a broker reads the inbox wait, as during an async authorize.
+    let answered = false
+    const since = parseInboxSince((request.query as { inbox_since?: unknown }).inbox_since) ?? undefined
+    const recovering = new Promise<void>((resolve) => {
+      inbox.recover(session.clientId, since, (recovery) => {
+        answered = true
+        resolve()
+        // Closed while the broker answered: nothing to join.
+        if (ws.readyState === ws.OPEN) open(session, recovery)
+      }, (err) => {
+        answered = true
+        resolve()
+        context.log.warn({ err }, 'fastify-ws-notify: the inbox could not be read; the socket is closed (1013) so that its client retries')
+        ws.close(CloseCode.TRY_AGAIN_LATER, 'inbox unavailable')
+      })
+    })
+    if (!answered) session.pending = recovering.then(() => drain(session))
+  }
+
+  /**
+   * Joins the hub, greets, and replays the inbox's missed messages right after `connected`: one
+   * synchronous step, so a direct message sent meanwhile is either replayed or delivered live.
+   */
+  function open (session: Session, recovery: InboxRecovery | undefined): void {
+    hub.add(session)
+    session.greeted = true
+    const greeting: Record<string, unknown> = {
       type: 'connected',
       client_id: session.clientId,
       available_channels: registry.names,
       timestamp: new Date().toISOString()
-    })
+    }
+    if (recovery !== undefined) {
+      greeting.inbox = recovery.recovered === undefined
+        ? { epoch: recovery.epoch, offset: recovery.offset }
+        : { epoch: recovery.epoch, offset: recovery.offset, recovered: recovery.recovered }
+      hub.replyWithReplay(session, encodeMessage(JSON.stringify(greeting)), recovery.messages)
+    } else {
+      send(hub, session, greeting)
+    }
     context.lifecycle?.connect(session.hookContext as SocketContext)
   }
 }

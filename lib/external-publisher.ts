@@ -9,9 +9,11 @@ import { ChannelRegistry } from './channels'
 import { Counters } from './stats'
 import { createPublisher as createCorePublisher } from './publisher'
 import { MirroredHistory } from './redis-history'
-import { RedisLayout, describeRedis, openRedis, publishFailure, readRedisOptions, whenReady, type RedisSource } from './redis-adapter'
+import { readInbox } from './inbox'
+import { RedisInbox } from './redis-inbox'
+import { RedisLayout, describeRedis, openRedis, publishFailure, readRedisOptions, runScript, whenReady, type RedisSource } from './redis-adapter'
 import { FST_WS_NOTIFY_BROKER_TIMEOUT, FST_WS_NOTIFY_BROKER_UNAVAILABLE } from './errors'
-import type { ChannelsOption, HistoryOptions } from '../types/index'
+import type { ChannelsOption, HistoryOptions, InboxOptions } from '../types/index'
 
 export interface ExternalPublisherOptions {
   /** An ioredis client (left open by close()) or a redis:// URL (closed by close()). */
@@ -26,6 +28,8 @@ export interface ExternalPublisherOptions {
   maxMessageSize?: number
   /** Milliseconds a notify() waits for Redis before rejecting. Default 5 000. */
   publishTimeout?: number
+  /** The same as the plugin's `inbox` option (size, ttl): sendTo() then keeps what it sends. */
+  inbox?: InboxOptions | false
 }
 
 /**
@@ -61,6 +65,9 @@ export function createPublisher (options: ExternalPublisherOptions): ExternalPub
   let closed = false
   // Knows which channels keep history, so their envelopes carry the offset placeholder.
   const kept = new MirroredHistory(config.channels)
+  // A publisher reads no inbox (it has no sockets): the client stands in for the subscription.
+  const inboxConfig = readInbox(options.inbox, true)
+  const inbox = inboxConfig === null ? undefined : new RedisInbox(client, client, redisConfig.keyPrefix, layout.directChannel, inboxConfig, runScript)
 
   const adapter: Adapter = {
     history: kept,
@@ -81,7 +88,9 @@ export function createPublisher (options: ExternalPublisherOptions): ExternalPub
           redisConfig.publishTimeout)
       })
       try {
-        return await Promise.race([layout.send(client, route, json, `${id}:${++sequence}`), expired])
+        const tag = `${id}:${++sequence}`
+        const sent = route.kind === 'client' && inbox !== undefined ? inbox.send(client, route.clientId, json, tag) : layout.send(client, route, json, tag)
+        return await Promise.race([sent, expired])
       } catch (err) {
         const failure = publishFailure(err)
         if (String((failure as { code?: unknown }).code).startsWith('FST_WS_NOTIFY_BROKER_')) counters.brokerErrors++
@@ -99,6 +108,7 @@ export function createPublisher (options: ExternalPublisherOptions): ExternalPub
     counters,
     maxMessageSize: config.maxMessageSize,
     history: kept,
+    inbox,
     isClosing: () => closed
   })
 

@@ -41,6 +41,11 @@ export interface HistoryStore {
   latest (channel: string): string | undefined
   /** Messages held in all channels' history. */
   size (): number
+  /**
+   * Resolves once the channel's history can be read synchronously (a broker reads a namespace
+   * channel's on first use); undefined when it already can.
+   */
+  load? (channel: string): Promise<void> | undefined
 }
 
 /** A new epoch: random, so a restarted server never reuses one. */
@@ -112,6 +117,24 @@ export class ChannelLog {
   }
 }
 
+/** What a log holds after `since`, oldest first: null when some of it is gone (or another epoch). */
+export function missedIn (log: ChannelLog, since: ResumePosition): string[] | null {
+  if (since.epoch !== log.epoch || since.offset > log.offset) return null
+  log.evict(Date.now())
+  if (since.offset + 1 < log.offset - log.count + 1) return null
+  return log.slice(since.offset + 1)
+}
+
+/** Messages held now in these logs (expired ones evicted first). */
+export function heldIn (logs: Iterable<ChannelLog>, now = Date.now()): number {
+  let held = 0
+  for (const log of logs) {
+    log.evict(now)
+    held += log.count
+  }
+  return held
+}
+
 /**
  * What every HistoryStore kept in per-channel logs shares: lookups, resume and `latest`. Stores
  * differ only in where offsets come from (`append`).
@@ -144,11 +167,7 @@ export abstract class LogHistory implements HistoryStore {
 
   after (channel: string, since: ResumePosition): string[] | null {
     const log = this.logOf(channel)
-    if (log === undefined || since.epoch !== log.epoch || since.offset > log.offset) return null
-    log.evict(Date.now())
-    const oldest = log.offset - log.count + 1
-    if (since.offset + 1 < oldest) return null
-    return log.slice(since.offset + 1)
+    return log === undefined ? null : missedIn(log, since)
   }
 
   latest (channel: string): string | undefined {
@@ -159,13 +178,7 @@ export abstract class LogHistory implements HistoryStore {
   }
 
   size (): number {
-    const now = Date.now()
-    let held = 0
-    for (const log of this.logs.values()) {
-      log.evict(now)
-      held += log.count
-    }
-    return held
+    return heldIn(this.logs.values())
   }
 }
 
@@ -234,13 +247,7 @@ export class MemoryHistory extends LogHistory {
 
   override size (): number {
     let held = super.size()
-    const now = Date.now()
-    for (const { logs } of this.#namespaces.values()) {
-      for (const log of logs.values()) {
-        log.evict(now)
-        held += log.count
-      }
-    }
+    for (const { logs } of this.#namespaces.values()) held += heldIn(logs.values())
     return held
   }
 }

@@ -112,7 +112,15 @@ export class Hub {
    * bound, not at all and the channel not joined (a replay cut short would be a silent gap).
    */
   subscribeWithReplay (connection: Connection, channel: string, reply: EncodedMessage, replay: readonly string[]): void {
-    if (!this.connections.has(connection) || !this.#admit(connection, true, 1 + replay.length)) return
+    if (this.replyWithReplay(connection, reply, replay)) this.subscribe(connection, channel)
+  }
+
+  /**
+   * Writes `reply`, then each replayed JSON envelope (a resume, an inbox), bounded as one answer:
+   * false when it was over the slow-consumer bound and nothing was written.
+   */
+  replyWithReplay (connection: Connection, reply: EncodedMessage, replay: readonly string[]): boolean {
+    if (!this.connections.has(connection) || !this.#admit(connection, true, 1 + replay.length)) return false
     this.#sender.write(connection, reply)
     for (const json of replay) {
       const message = encodeMessage(json)
@@ -120,7 +128,7 @@ export class Hub {
       this.counters.messagesSent++
       this.counters.bytesSent += message.bytes.length
     }
-    this.subscribe(connection, channel)
+    return true
   }
 
   unsubscribe (connection: Connection, channel: string): void {
@@ -154,6 +162,9 @@ export class Hub {
     if (this.observer !== null) return this.#observed(null, this.connections, message)
     return this.#deliver(this.connections, message)
   }
+
+  /** Counts direct messages kept in inboxes for stats (inbox.ts); null without `inbox`. */
+  inbox: { size (): number } | null = null
 
   /** Set by metrics.ts; null (metrics off) costs one check per fan-out. */
   observer: FanoutObserver | null = null
@@ -244,6 +255,6 @@ export class Hub {
   }
 
   stats (): StatsSnapshot {
-    return snapshot(this.counters, this.connections.size, this.subscribers, this.#history?.size() ?? 0, this.sseConnections)
+    return snapshot(this.counters, this.connections.size, this.subscribers, this.#history?.size() ?? 0, this.sseConnections, this.inbox?.size() ?? 0)
   }
 }

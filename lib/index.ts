@@ -10,6 +10,7 @@ import { buildConfig } from './options'
 import { ChannelRegistry } from './channels'
 import { Hub } from './hub'
 import { MemoryHistory, type HistoryStore } from './history'
+import { MemoryInbox } from './inbox'
 import { registerClientRoute } from './client-route'
 import { memoryAdapter } from './adapter'
 import { createPublisher } from './publisher'
@@ -55,8 +56,10 @@ async function plugin (fastify: FastifyInstance, options: NotificationsOptions):
   hub.counters.listedName = declaredNameOf(registry)
   const adapter = config.adapter === null
     ? memoryAdapter(hub)
-    : config.adapter.create({ hub, channels: config.channels, log: fastify.log, pluginTimeout: fastify.initialConfig.pluginTimeout, presence: config.presence })
+    : config.adapter.create({ hub, channels: config.channels, log: fastify.log, pluginTimeout: fastify.initialConfig.pluginTimeout, presence: config.presence, inbox: config.inbox })
   const history: HistoryStore = adapter.history ?? new MemoryHistory(config.channels)
+  const inbox = config.inbox === null ? null : adapter.inbox ?? new MemoryInbox(config.inbox)
+  hub.inbox = inbox
   if (adapter.ready !== undefined) {
     try {
       await adapter.ready()
@@ -102,7 +105,7 @@ async function plugin (fastify: FastifyInstance, options: NotificationsOptions):
 
   const heartbeat = startHeartbeat(hub, config.heartbeatInterval, config.idleTimeout)
   const { notify, sendTo, broadcast } = createPublisher({
-    registry, adapter, counters: hub.counters, maxMessageSize: config.maxMessageSize, isClosing, history
+    registry, adapter, counters: hub.counters, maxMessageSize: config.maxMessageSize, isClosing, history, inbox: inbox ?? undefined
   })
   const api: NotificationsApi = {
     notify: notify as NotifyFunction,
@@ -140,9 +143,9 @@ async function plugin (fastify: FastifyInstance, options: NotificationsOptions):
       isClosing,
       auth,
       clusterStats: async () => await adapter.clusterStats?.() ?? sumStats([hub.stats()]),
-      onConnection: createConnectionHandler({ config, hub, registry, history, auth, log: fastify.log, presence })
+      onConnection: createConnectionHandler({ config, hub, registry, history, auth, log: fastify.log, presence, inbox })
     })
-    if (config.sse) registerSseRoute(scope, { config, hub, auth, registry, history, presence, isClosing })
+    if (config.sse) registerSseRoute(scope, { config, hub, auth, registry, history, presence, inbox, isClosing })
     registerClientRoute(scope, config.path)
     registerDashboard(scope, config)
     registerAsyncApi(scope, config)

@@ -12,6 +12,7 @@ import type { RateLimitConfig } from './rate-limit'
 import type { Registry } from 'prom-client'
 import { readPresence, readChannelPresence, type PresenceConfig } from './presence-options'
 import { readHooks, type LifecycleHooks } from './lifecycle'
+import { readInbox, type InboxConfig } from './inbox'
 
 export interface ChannelConfig {
   readonly name: string
@@ -60,6 +61,8 @@ export interface Config extends HardeningConfig, ObservabilityConfig {
   readonly hooks: Readonly<LifecycleHooks> | null
   /** Serve Server-Sent Events streams at `${path}/sse` (sse-route.ts). */
   readonly sse: boolean
+  /** Direct messages kept per client id for replay (inbox.ts); null when off. */
+  readonly inbox: InboxConfig | null
 }
 
 /** Options read by readObservability() at the end of this file. */
@@ -79,7 +82,7 @@ const REGISTER_OPTIONS = ['prefix', 'logLevel', 'logSerializers']
 
 const KNOWN_OPTIONS = new Set([
   'channels', 'path', 'stats', 'heartbeatInterval', 'idleTimeout', 'maxPayload', 'maxMessageSize',
-  'closeTimeout', 'maxBufferedBytes', 'slowConsumer', 'history', 'adapter', 'presence', 'hooks', 'sse',
+  'closeTimeout', 'maxBufferedBytes', 'slowConsumer', 'history', 'adapter', 'presence', 'hooks', 'sse', 'inbox',
   ...HARDENING_OPTIONS, ...OBSERVABILITY_OPTIONS, ...REGISTER_OPTIONS
 ])
 
@@ -283,6 +286,7 @@ export function buildConfig (input: NotificationsOptions | undefined): Config {
   const adapter = readAdapter(options.adapter)
   const channels = readChannels(options.channels, readHistory(options.history, 'history'))
   if (adapter?.namespaceHistory === false) withoutNamespaceHistory(channels, options.channels, adapter.name)
+  const hardening = readHardening(options)
   return Object.freeze({
     channels,
     path,
@@ -299,7 +303,8 @@ export function buildConfig (input: NotificationsOptions | undefined): Config {
     presence: readPresence(options.presence),
     hooks: readHooks(options.hooks),
     sse: booleanOption(options, 'sse', false),
-    ...readHardening(options),
+    inbox: readInbox(options.inbox, hardening.authenticate !== null),
+    ...hardening,
     ...readObservability(options)
   })
 }

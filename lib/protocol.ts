@@ -29,6 +29,7 @@ export const CLOSE_REASON_MAX_BYTES = 123
 export type ErrorCode =
   | 'INVALID_JSON' | 'INVALID_MESSAGE' | 'UNKNOWN_ACTION' | 'INVALID_CHANNEL'
   | 'FORBIDDEN' | 'RATE_LIMITED' | 'TOO_MANY_SUBSCRIPTIONS' | 'PRESENCE_NOT_ENABLED' | 'CHANNEL_FULL' | 'PRESENCE_UNAVAILABLE'
+  | 'HISTORY_UNAVAILABLE'
 
 /**
  * Characters of a client id (the `client_id` query, or the identity `authenticate` returns). `|`
@@ -80,7 +81,9 @@ export const ConnectedFrame = Type.Object({
   type: Type.Literal('connected'),
   client_id: Type.String(),
   available_channels: Type.Array(Type.String()),
-  timestamp: Timestamp
+  timestamp: Timestamp,
+  /** With the `inbox` option: where the client id's inbox stands; `recovered` answers `inbox_since`. */
+  inbox: Type.Optional(Type.Object({ epoch: Type.String(), offset: Type.Integer({ minimum: 0 }), recovered: Type.Optional(Type.Boolean()) }))
 })
 export const SubscribedFrame = Type.Object({
   type: Type.Union([Type.Literal('subscribed'), Type.Literal('unsubscribed')]),

@@ -3,6 +3,7 @@
 import type { ChannelRegistry } from './channels'
 import type { Adapter } from './adapter'
 import type { HistoryStore } from './history'
+import type { InboxStore } from './inbox'
 import type { Counters } from './stats'
 import { CLIENT_ID_PATTERN } from './protocol'
 import {
@@ -20,6 +21,8 @@ export interface PublisherContext {
   readonly maxMessageSize: number
   /** Offsets and kept messages of channels with history. */
   readonly history?: HistoryStore
+  /** Direct messages kept per client id (inbox.ts); absent without `inbox`. */
+  readonly inbox?: InboxStore
   /** True once Fastify has started closing. */
   isClosing (): boolean
 }
@@ -40,7 +43,7 @@ function serialize (envelope: object, maxMessageSize: number): string {
 }
 
 export function createPublisher (context: PublisherContext) {
-  const { registry, adapter, counters, maxMessageSize, history } = context
+  const { registry, adapter, counters, maxMessageSize, history, inbox } = context
 
   /** Sends {type, channel, data, timestamp} to every subscriber of the channel. */
   async function notify (channel: string, type: string, data: unknown): Promise<number> {
@@ -66,7 +69,14 @@ export function createPublisher (context: PublisherContext) {
       throw new FST_WS_NOTIFY_INVALID_CLIENT_ID(JSON.stringify(clientId) ?? String(clientId))
     }
     if (typeof type !== 'string' || type.length === 0) throw new FST_WS_NOTIFY_INVALID_TYPE(JSON.stringify(type) ?? String(type))
-    const json = serialize({ type, data: data === undefined ? null : data, timestamp: new Date().toISOString() }, maxMessageSize)
+    const envelope = { type, data: data === undefined ? null : data, timestamp: new Date().toISOString() }
+    // With an inbox the message is kept with the client id's next offset (as on a history
+    // channel); a broker adapter that keeps inboxes itself replaces the `"offset":0`.
+    const json = inbox === undefined
+      ? serialize(envelope, maxMessageSize)
+      : inbox.append === undefined
+        ? serialize({ ...envelope, offset: 0 }, maxMessageSize)
+        : inbox.append(clientId, (offset) => serialize({ ...envelope, offset }, maxMessageSize))
     counters.notificationsPublished++
     return await adapter.publish({ kind: 'client', clientId }, json)
   }

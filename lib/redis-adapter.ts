@@ -19,8 +19,9 @@
 // `recovered: false`: a hole is never silent.
 //
 // Namespace channels (`user:*` declared, `user:42` published) share their declaration's pub/sub
-// channel; the payload's header carries the part the `*` stands for. They keep no history
-// (options.ts refuses a namespace declaration that asks for one: namespaceHistory below).
+// channel; the payload's header carries the part the `*` stands for. With history, each concrete
+// channel has its own Stream and offsets; an instance mirrors it once a socket there subscribes
+// (redis-history.ts, #load).
 import { createHash, randomBytes } from 'node:crypto'
 import type { Redis, RedisOptions } from 'ioredis'
 import { deliverLocally, type Adapter, type AdapterContext, type AdapterFactory, type Route } from './adapter'
@@ -32,6 +33,7 @@ import { PUBLISH_WITH_OFFSET, READ_HISTORY } from './redis-scripts'
 import { ClusterStatsReporter, type ClusterStats } from './cluster-stats'
 import { ChannelPatterns, isChannelPattern } from './auth'
 import { RedisPresence } from './redis-presence'
+import { RedisInbox } from './redis-inbox'
 import {
   FST_WS_NOTIFY_BROKER_TIMEOUT,
   FST_WS_NOTIFY_BROKER_UNAVAILABLE,
@@ -253,8 +255,9 @@ export class RedisLayout {
   /**
    * Puts one serialized envelope into Redis along its route, tagged with `tag` so its publisher
    * recognizes it when it comes back. Resolves with the number of subscribed instances.
-   * Payloads: `h EPOCH OFFSET TAG\nJSON` (history), `c TAG\nJSON`, `d CLIENT_ID TAG\nJSON`, and
-   * `n TAG REST\nJSON` on a namespace's channel (REST: what its `*` stands for; no history);
+   * Payloads: `h EPOCH OFFSET TAG\nJSON` (history), `c TAG\nJSON`, `d CLIENT_ID TAG\nJSON`,
+   * `n TAG REST\nJSON` on a namespace's channel (REST: what its `*` stands for) and
+   * `h EPOCH OFFSET TAG REST\nJSON` on a namespace's channel with history; `i ...` (redis-inbox.ts);
    * `b TAG\nJSON` on the direct channel is a broadcast (an older instance ignores it).
    */
   async send (client: Redis, route: Route, json: string, tag: string): Promise<number> {
@@ -262,17 +265,24 @@ export class RedisLayout {
     if (route.kind === 'all') return await client.publish(this.directChannel, `b ${tag}\n${json}`)
     const channel = route.channel
     const declared = isChannelPattern(channel) ? undefined : this.#channels.get(channel)
+    // A namespace's channel goes on its declaration's pub/sub channel, with what `*` stands for.
+    let header = tag
+    let pubsub = this.pubsub.get(channel) as string
+    let history = declared?.history ?? null
     if (declared === undefined) {
       const pattern = this.#patterns.match(channel)
       if (pattern === undefined) throw new FST_WS_NOTIFY_UNKNOWN_CHANNEL(channel, [...this.#channels.keys()].join(', '))
-      return await client.publish(this.pubsub.get(pattern) as string, `n ${tag} ${channel.slice(pattern.length - 1)}\n${json}`)
+      const rest = channel.slice(pattern.length - 1)
+      pubsub = this.pubsub.get(pattern) as string
+      history = (this.#channels.get(pattern) as ChannelConfig).history
+      if (history === null) return await client.publish(pubsub, `n ${tag} ${rest}\n${json}`)
+      header = `${tag} ${rest}`
+    } else if (history === null) {
+      return await client.publish(pubsub, `c ${tag}\n${json}`)
     }
-    const history = declared.history
-    const pubsub = this.pubsub.get(channel) as string
-    if (history === null) return await client.publish(pubsub, `c ${tag}\n${json}`)
     // The publisher serialized `..."offset":0}`: the script writes the real offset for that 0.
     return await runScript(client, PUBLISH_WITH_OFFSET, PUBLISH_SHA, [this.stateKey(channel), this.logKey(channel)],
-      [newEpoch(), json.slice(0, -2), history.size, pubsub, tag, Date.now()]) as number
+      [newEpoch(), json.slice(0, -2), history.size, pubsub, header, Date.now()]) as number
   }
 }
 
@@ -300,12 +310,16 @@ interface Feed {
   held: Held[]
   reading: boolean
   readAgain: boolean
+  /** A namespace channel's first read, until it is done (`load`). */
+  loading: Promise<void> | null
 }
 
 class RedisAdapter implements Adapter {
   readonly history: MirroredHistory
   /** Present when some channel has presence (redis-presence.ts). */
   readonly presence: RedisPresence | undefined
+  /** Present with the `inbox` option (redis-inbox.ts). */
+  readonly inbox: RedisInbox | undefined
   readonly #hub: Hub
   readonly #log: AdapterContext['log']
   readonly #config: RedisAdapterConfig
@@ -359,10 +373,15 @@ class RedisAdapter implements Adapter {
     this.#subscriber.on('ready', () => { if (this.#started) this.#resubscribed() })
     this.#subscriber.on('message', (pubsub: string, payload: string) => this.#onMessage(pubsub, payload))
     for (const [name, config] of context.channels) {
-      // A namespace keeps no history here: options.ts refused or dropped it (namespaceHistory: false).
+      // A namespace's channels get their feeds when first subscribed here (#load).
       if (config.history !== null && !isChannelPattern(name)) {
-        this.#feeds.set(name, { mirror: this.history.mirror(name) as ChannelLog, held: [], reading: false, readAgain: false })
+        this.#feeds.set(name, { mirror: this.history.mirror(name) as ChannelLog, held: [], reading: false, readAgain: false, loading: null })
       }
+    }
+    this.history.feeds = {
+      inUse: (channel) => this.#hub.subscribers.has(channel) || this.#feeds.get(channel)?.reading === true,
+      dropped: (channel) => { this.#feeds.delete(channel) },
+      load: (channel) => this.#load(channel)
     }
     this.#stats = new ClusterStatsReporter(this.#command, config.keyPrefix, this.#id, config.statsInterval, config.statsTimeout,
       () => this.#hub.stats())
@@ -370,6 +389,9 @@ class RedisAdapter implements Adapter {
     this.presence = withPresence
       ? new RedisPresence(this.#command, config.keyPrefix, this.#id, config.statsInterval, context, context.presence as NonNullable<AdapterContext['presence']>, this.#onError)
       : undefined
+    this.inbox = context.inbox == null
+      ? undefined
+      : new RedisInbox(this.#command, this.#subscriber, config.keyPrefix, this.#layout.directChannel, context.inbox, runScript)
     this.#subscriptions = [this.#layout.directChannel, ...this.#layout.pubsub.values(), ...this.#stats.channels,
       ...(this.presence === undefined ? [] : [this.presence.events])]
   }
@@ -438,7 +460,10 @@ class RedisAdapter implements Adapter {
     return await new Promise<number>((resolve, reject) => {
       const pending: Pending = { resolve, reject, sent: false, timer: setTimeout(() => this.#timedOut(tag), this.#config.publishTimeout) }
       this.#pending.set(tag, pending)
-      this.#layout.send(this.#command, route, json, tag).then(() => {
+      const sent = route.kind === 'client' && this.inbox !== undefined
+        ? this.inbox.send(this.#command, route.clientId, json, tag)
+        : this.#layout.send(this.#command, route, json, tag)
+      sent.then(() => {
         pending.sent = true
       }, (err: Error) => {
         if (!this.#pending.delete(tag)) return
@@ -471,11 +496,11 @@ class RedisAdapter implements Adapter {
   /**
    * The message certainly did not reach Redis: counts the error and rejects. A message without
    * history still reaches this instance's sockets (it cannot come back from Redis, so only once);
-   * one with history does not, because only Redis can give it an offset.
+   * one with history (or for an inbox) does not, because only Redis can give it an offset.
    */
   async #notSent (route: Route, json: string, reason: string): Promise<never> {
     this.#hub.counters.brokerErrors++
-    const withHistory = route.kind === 'channel' && this.#feeds.has(route.channel)
+    const withHistory = route.kind === 'channel' ? this.history.has(route.channel) : route.kind === 'client' && this.inbox !== undefined
     const delivered = withHistory ? 0 : deliverLocally(this.#hub, route, json)
     const err = new FST_WS_NOTIFY_BROKER_UNAVAILABLE(`${reason}; delivered to ${delivered} local socket(s) only`)
     throw Object.assign(err, { delivered })
@@ -520,6 +545,12 @@ class RedisAdapter implements Adapter {
         this.#settle(header[1], deliverLocally(this.#hub, { kind: 'all' }, json))
         return
       }
+      if (header[0] === 'i' && header.length === 5) {
+        // A direct message kept in its inbox: delivered to the sockets here, held for those reading it.
+        this.inbox?.received(header[1], header[3], Number(header[4]), json)
+        this.#settle(header[2], deliverLocally(this.#hub, { kind: 'client', clientId: header[1] }, json))
+        return
+      }
       if (header[0] !== 'd' || header.length !== 3) return
       this.#settle(header[2], deliverLocally(this.#hub, { kind: 'client', clientId: header[1] }, json))
       return
@@ -532,6 +563,15 @@ class RedisAdapter implements Adapter {
     if (header[0] === 'n' && header.length === 3) {
       const concrete = this.#layout.concreteOf(channel, header[2])
       if (concrete !== undefined) this.#settle(header[1], deliverLocally(this.#hub, { kind: 'channel', channel: concrete }, json))
+      return
+    }
+    if (header[0] === 'h' && header.length === 5) {
+      const concrete = this.#layout.concreteOf(channel, header[4])
+      if (concrete === undefined) return
+      const nsFeed = this.#feeds.get(concrete)
+      // No copy here: nobody here is subscribed (a copy in use is never dropped).
+      if (nsFeed === undefined) this.#settle(header[3], deliverLocally(this.#hub, { kind: 'channel', channel: concrete }, json))
+      else this.#receive(concrete, nsFeed, { epoch: header[1], offset: Number(header[2]), tag: header[3], json, time: Date.now() })
       return
     }
     const feed = this.#feeds.get(channel)
@@ -570,7 +610,9 @@ class RedisAdapter implements Adapter {
    * time; a request during a read runs another after it.
    */
   async #read (channel: string): Promise<void> {
-    const feed = this.#feeds.get(channel) as Feed
+    const feed = this.#feeds.get(channel)
+    // A namespace channel's copy dropped meanwhile: nothing to feed.
+    if (feed === undefined) return
     if (feed.reading) {
       feed.readAgain = true
       return
@@ -588,7 +630,8 @@ class RedisAdapter implements Adapter {
       const messages: Held[] = entries.map(([id, fields]) => {
         const value: Record<string, string> = {}
         for (let i = 0; i < fields.length; i += 2) value[fields[i]] = fields[i + 1]
-        return { epoch, offset: parseInt(id, 10), tag: value.g ?? '', json: value.m ?? '', time: Number(value.t) }
+        // On a namespace channel `g` also holds what its `*` stands for, after the tag.
+        return { epoch, offset: parseInt(id, 10), tag: (value.g ?? '').split(' ')[0], json: value.m ?? '', time: Number(value.t) }
       })
       const held = feed.held
       feed.held = []
@@ -619,6 +662,29 @@ class RedisAdapter implements Adapter {
       feed.readAgain = false
       await this.#read(channel)
     }
+  }
+
+  /**
+   * A namespace channel's copy, made and read from its Stream when a socket here first subscribes
+   * to it (MirroredHistory.open); resolves once resume and `latest` can answer from it. Undefined
+   * when the channel needs no read (declared, or its copy is here already).
+   */
+  #load (channel: string): Promise<void> | undefined {
+    const known = this.#feeds.get(channel)
+    if (known !== undefined) return known.loading ?? undefined
+    const mirror = this.history.open(channel)
+    if (mirror === undefined) return undefined
+    const feed: Feed = { mirror, held: [], reading: false, readAgain: false, loading: null }
+    this.#feeds.set(channel, feed)
+    feed.loading = this.#read(channel).then(() => { feed.loading = null }, (err: unknown) => {
+      // Not read: forgotten, so the next subscribe tries again.
+      if (this.#feeds.get(channel) === feed) {
+        this.#feeds.delete(channel)
+        this.history.forget(channel)
+      }
+      throw err
+    })
+    return feed.loading
   }
 
   /**
@@ -676,8 +742,6 @@ export function redisAdapter (options: RedisAdapterOptions): AdapterFactory {
   const config = readRedisOptions(options, 'redisAdapter')
   return Object.freeze({
     name: 'redis',
-    // A namespace's channels are not known in advance, so they have no mirrored Stream (yet).
-    namespaceHistory: false,
     create: (context: AdapterContext) => new RedisAdapter(context, config)
   })
 }

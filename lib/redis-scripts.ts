@@ -9,7 +9,7 @@
 // caller's candidate epoch becomes the new one and offsets start again from 1.
 
 /** The shared preamble: read the channel's epoch, or start a new one from ARGV[1]. */
-const ENSURE_EPOCH = `
+export const ENSURE_EPOCH = `
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 if not epoch then
   epoch = ARGV[1]

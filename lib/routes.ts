@@ -6,6 +6,7 @@ import type { Hub } from './hub'
 import { Type, type Static } from '@sinclair/typebox'
 import { StatsResponseSchema, type ClusterStats } from './cluster-stats'
 import { CLIENT_ID_PATTERN } from './protocol'
+import { parseInboxSince } from './inbox'
 import type { Auth } from './auth'
 import { createOriginHook } from './origin'
 import { createClientLimitHook, createConnectionLimitHook } from './limits'
@@ -24,6 +25,9 @@ export async function checkUpgrade (this: { isClosing (): boolean }, request: Fa
       code: 'INVALID_CLIENT_ID',
       message: 'client_id must be 1-128 characters of [A-Za-z0-9_.:@|-]'
     })
+  }
+  if (parseInboxSince((request.query as { inbox_since?: unknown }).inbox_since) === null) {
+    return reply.code(400).send({ error: 'Bad Request', code: 'INVALID_MESSAGE', message: 'inbox_since must be EPOCH:OFFSET, as in connected.inbox' })
   }
 }
 

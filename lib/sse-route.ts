@@ -17,6 +17,7 @@ import { checkUpgrade } from './routes'
 import { SseEvents, SsePeer, SseStream } from './sse'
 import { Lifecycle, type SocketContext } from './lifecycle'
 import type { PresenceService } from './presence-service'
+import { parseInboxSince, type InboxRecovery, type InboxStore } from './inbox'
 
 export interface SseRouteContext {
   readonly config: Config
@@ -26,6 +27,8 @@ export interface SseRouteContext {
   readonly history: HistoryStore
   /** null when no channel has presence. */
   readonly presence: PresenceService | null
+  /** Direct messages kept per client id (inbox.ts); null without `inbox`. */
+  readonly inbox?: InboxStore | null
   isClosing (): boolean
 }
 
@@ -34,6 +37,7 @@ interface SseQuery {
   last_event_id?: unknown
   events?: unknown
   heartbeat?: unknown
+  inbox_since?: unknown
 }
 
 /** Where a reader resumes: one position (`epoch:offset`) or one per channel (`a=epoch:offset&b=...`). */
@@ -125,51 +129,90 @@ export function registerSseRoute (fastify: FastifyInstance, context: SseRouteCon
     if (full !== undefined) {
       return reply.code(503).send({ error: 'Service Unavailable', code: 'CHANNEL_FULL', message: `Channel ${full} has its presence.maxMembers members: no new member now` })
     }
-    // authorize may have taken a while: the reader may be gone, the server closing, the limits full.
-    if (request.raw.destroyed) return
-    if (context.isClosing()) return reply.code(503).send({ error: 'Service Unavailable', message: 'server is shutting down' })
-    const over = connectionLimitReached(config, hub, clientId)
-    if (over !== null) return refuseOverLimit(reply, over)
-
-    const header = request.headers['last-event-id']
-    const resume = readLastEventId(typeof header === 'string' && header !== '' ? header : query.last_event_id)
-    const historyChannels = channels.filter((channel) => history.has(channel)).length
-    reply.hijack()
-    const response = reply.raw
-    response.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache, no-transform',
-      // Proxies that buffer responses (nginx) would hold events back.
-      'x-accel-buffering': 'no'
-    })
-    const stream = new SseStream(response, events, { named: query.events !== 'message', pingEvent: query.heartbeat === 'event', historyChannels })
-    const peer = new SsePeer(stream, clientId, identity)
-    const hookContext: SocketContext | null = lifecycle === null ? null : Object.freeze({ clientId, identity, request })
-    stream.once('close', () => {
-      hub.remove(peer)
-      if (hookContext !== null) lifecycle?.disconnect(hookContext, stream.closeCode, stream.closeReason)
-    })
-    hub.add(peer)
-    // The WebSocket greeting, and what a reader of a stream needs besides: its transport, and
-    // how often a heartbeat comes (a reader that sees none for longer may call the stream dead).
-    const greeting = {
-      type: 'connected',
-      client_id: clientId,
-      available_channels: registry.names,
-      transport: 'sse',
-      heartbeat_interval: config.heartbeatInterval,
-      timestamp: new Date().toISOString()
+    const wanted: readonly string[] = channels
+    // A broker reads a namespace channel's history on first use, before any replay is answered.
+    try {
+      await Promise.all(channels.map(async (channel) => await history.load?.(channel)))
+    } catch (err) {
+      request.log.warn({ err }, 'fastify-ws-notify: a channel\'s history could not be read; the stream is refused (503 HISTORY_UNAVAILABLE)')
+      return reply.code(503).send({ error: 'Service Unavailable', code: 'HISTORY_UNAVAILABLE', message: 'a channel\'s history cannot be read now; try again' })
     }
-    hub.reply(peer, encodeMessage(JSON.stringify(greeting)))
-    if (hookContext !== null) lifecycle?.connect(hookContext)
-    for (const channel of channels) {
-      const since = resume === null || !history.has(channel)
-        ? undefined
-        : resume.single ?? resume.byChannel.get(channel)
-      subscribeWithHistory(hub, history, peer, channel, since, undefined)
-      stream.flush()
-      // Not joined when the reply and its replay were over the slow-consumer bound.
-      if (hookContext !== null && peer.channels.has(channel)) lifecycle?.subscribe(hookContext, channel)
+    const inbox = context.inbox ?? null
+    if (inbox === null) return start(undefined)
+    // The inbox is read (a broker: asynchronously) and the stream joins the hub in the step that
+    // answers it, as on a WebSocket (connection.ts).
+    await new Promise<void>((resolve) => {
+      inbox.recover(clientId, parseInboxSince(query.inbox_since) ?? undefined, (recovery) => {
+        start(recovery)
+        resolve()
+      }, (err) => {
+        request.log.warn({ err }, 'fastify-ws-notify: the inbox could not be read; the stream is refused (503)')
+        reply.code(503).send({ error: 'Service Unavailable', message: 'the inbox cannot be read now; try again' })
+        resolve()
+      })
+    })
+
+    /** Starts the stream: the greeting (with the inbox's replay), then each channel's `subscribed`. */
+    function start (recovery: InboxRecovery | undefined): void {
+      // authorize (or the inbox) may have taken a while: the reader may be gone, the server closing, the limits full.
+      if (request.raw.destroyed) return
+      if (context.isClosing()) {
+        reply.code(503).send({ error: 'Service Unavailable', message: 'server is shutting down' })
+        return
+      }
+      const over = connectionLimitReached(config, hub, clientId)
+      if (over !== null) {
+        refuseOverLimit(reply, over)
+        return
+      }
+
+      const header = request.headers['last-event-id']
+      const resume = readLastEventId(typeof header === 'string' && header !== '' ? header : query.last_event_id)
+      const historyChannels = wanted.filter((channel) => history.has(channel)).length
+      reply.hijack()
+      const response = reply.raw
+      response.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        // Proxies that buffer responses (nginx) would hold events back.
+        'x-accel-buffering': 'no'
+      })
+      const stream = new SseStream(response, events, { named: query.events !== 'message', pingEvent: query.heartbeat === 'event', historyChannels })
+      const peer = new SsePeer(stream, clientId, identity)
+      const hookContext: SocketContext | null = lifecycle === null ? null : Object.freeze({ clientId, identity, request })
+      stream.once('close', () => {
+        hub.remove(peer)
+        if (hookContext !== null) lifecycle?.disconnect(hookContext, stream.closeCode, stream.closeReason)
+      })
+      hub.add(peer)
+      // The WebSocket greeting, and what a reader of a stream needs besides: its transport, and
+      // how often a heartbeat comes (a reader that sees none for longer may call the stream dead).
+      const greeting: Record<string, unknown> = {
+        type: 'connected',
+        client_id: clientId,
+        available_channels: registry.names,
+        transport: 'sse',
+        heartbeat_interval: config.heartbeatInterval,
+        timestamp: new Date().toISOString()
+      }
+      if (recovery === undefined) {
+        hub.reply(peer, encodeMessage(JSON.stringify(greeting)))
+      } else {
+        const { epoch, offset, recovered } = recovery
+        greeting.inbox = recovered === undefined ? { epoch, offset } : { epoch, offset, recovered }
+        hub.replyWithReplay(peer, encodeMessage(JSON.stringify(greeting)), recovery.messages)
+        stream.flush()
+      }
+      if (hookContext !== null) lifecycle?.connect(hookContext)
+      for (const channel of wanted) {
+        const since = resume === null || !history.has(channel)
+          ? undefined
+          : resume.single ?? resume.byChannel.get(channel)
+        subscribeWithHistory(hub, history, peer, channel, since, undefined)
+        stream.flush()
+        // Not joined when the reply and its replay were over the slow-consumer bound.
+        if (hookContext !== null && peer.channels.has(channel)) lifecycle?.subscribe(hookContext, channel)
+      }
     }
   })
 }

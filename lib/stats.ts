@@ -17,6 +17,7 @@ export const StatsSchema = Type.Object({
   messages_dropped: Type.Integer({ description: 'messages not written to a subscriber (slow consumer, socket not open)' }),
   slow_consumers_closed: Type.Integer({ description: 'sockets closed with 1013 for reading too slowly' }),
   history_messages: Type.Integer({ description: 'messages held in all channels\' history' }),
+  inbox_messages: Type.Integer({ description: 'direct messages kept in inboxes in this process\'s memory (0 with Redis)' }),
   broker_errors: Type.Integer({ description: 'broker (Redis) connection errors and failed publishes; 0 without a broker' }),
   protocol_errors: Type.Integer({ description: 'sockets closed for breaking the WebSocket protocol (invalid UTF-8, unmasked frame, bad opcode, frame over maxPayload)' }),
   websocket_clients: Type.Integer({ description: 'WebSocket sockets open now (of total_clients)' }),
@@ -59,7 +60,7 @@ export class Counters {
  * their listed name: a declared plain channel is its own entry (PROTOCOL.md's meaning); the
  * channels of a namespace are one entry, `user:*`, holding their summed subscribers.
  */
-export function snapshot (counters: Counters, openSockets: number, subscribers: ReadonlyMap<string, ReadonlySet<unknown>>, historyMessages = 0, sseStreams = 0): StatsSnapshot {
+export function snapshot (counters: Counters, openSockets: number, subscribers: ReadonlyMap<string, ReadonlySet<unknown>>, historyMessages = 0, sseStreams = 0, inboxMessages = 0): StatsSnapshot {
   // No prototype: a channel may be named "__proto__" or "constructor".
   const channelStats: Record<string, number> = Object.create(null)
   // In order of first appearance (Object.keys would put integer-like names first).
@@ -83,6 +84,7 @@ export function snapshot (counters: Counters, openSockets: number, subscribers: 
     messages_dropped: counters.messagesDropped,
     slow_consumers_closed: counters.slowConsumersClosed,
     history_messages: historyMessages,
+    inbox_messages: inboxMessages,
     broker_errors: counters.brokerErrors,
     protocol_errors: counters.protocolErrors,
     websocket_clients: openSockets - sseStreams,

@@ -58,7 +58,7 @@ async function load (t: Test, name: string, replace: Record<string, string> = {}
 test('README blocks', async (t) => {
   rmSync(workDir, { recursive: true, force: true })
   mkdirSync(workDir, { recursive: true })
-  t.same([...blocks.keys()].sort(), ['api', 'hooks', 'per-user', 'presence', 'sse', 'stats', 'usage', 'worker'], 'every runnable block is exercised below')
+  t.same([...blocks.keys()].sort(), ['api', 'hooks', 'inbox', 'per-user', 'presence', 'sse', 'stats', 'usage', 'worker'], 'every runnable block is exercised below')
   t.same(duplicates, [], 'no block name is marked twice across README.md and docs/*.md')
 
   t.test('each block type-checks alone, as an ES module importing the package', async (t) => {
@@ -123,6 +123,22 @@ test('README blocks', async (t) => {
     t.match(invoice, { type: 'invoice_paid', channel: 'user:alice', data: { invoice: 'inv-7', amount: 120 } })
     const pong = await bob.request({ action: 'ping' })
     t.equal(pong.type, 'pong', 'bob got nothing before his pong')
+  })
+
+  t.test('inbox: a reminder sent while alice is offline is replayed when she comes back', async (t) => {
+    const { app, url } = await load(t, 'inbox')
+    const first = new Client(`${url}/ws?token=token-of-alice`)
+    t.teardown(() => first.ws.terminate())
+    const [connected] = await first.waitFor(1)
+    t.match(connected, { client_id: 'alice', inbox: { offset: 0 } })
+    first.ws.terminate()
+    await waitUntil(() => app.notifications.stats().total_clients === 0, 'alice offline')
+    t.same((await app.inject({ method: 'POST', url: '/users/alice/remind' })).json(), { delivered: 0 })
+    const back = new Client(`${url}/ws?token=token-of-alice&inbox_since=${connected.inbox.epoch as string}:0`)
+    t.teardown(() => back.ws.terminate())
+    const [again, reminder] = await back.waitFor(2)
+    t.match(again.inbox, { recovered: true, offset: 1 })
+    t.match(reminder, { type: 'reminder', data: { text: 'invoice due' }, offset: 1 })
   })
 
   t.test('presence: who watches system_alerts, how many look at a search, join and leave', async (t) => {

@@ -28,6 +28,8 @@ export interface DirectMessage {
   timestamp: string
   /** Present (true) on a broadcast to every socket. */
   broadcast?: true
+  /** With the server's `inbox` option: this message's offset in the client id's inbox. */
+  offset?: number
 }
 
 /** Where a client left a channel. */
@@ -76,6 +78,12 @@ export interface ClientEventMap {
   gap: { channel: string, since: ResumePosition | undefined, epoch: string | undefined, offset: number | undefined }
   /** A direct message to this client. */
   message: DirectMessage
+  /**
+   * With the server's `inbox` option, on each `connected`: where the client id's inbox stands.
+   * `recovered` is there when the client asked to resume (a reconnect): true, every direct message
+   * missed since follows; false, some are lost (refetch what they describe).
+   */
+  inbox: { epoch: string, offset: number, recovered?: boolean }
   /**
    * A server error not tied to a pending `subscribe()`, a refused subscription (FORBIDDEN), a
    * refused upgrade (UNAUTHORIZED for HTTP 401, FORBIDDEN for 403: the client then closes), a

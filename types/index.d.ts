@@ -179,10 +179,20 @@ declare namespace fastifyWsNotify {
     readonly ttl?: number
     /**
      * On a namespace (`'user:*'`): how many of its channels keep a history at once (default 10 000);
-     * the least recently used one is dropped for a new one. Namespaces keep no history with the
-     * Redis adapter.
+     * the least recently used one is dropped for a new one (with the Redis adapter: the one used
+     * least recently without subscribers on that instance; its Stream stays in Redis).
      */
     readonly channels?: number
+  }
+
+  /** The `inbox` option: how many direct messages are kept per client id, and for how long. */
+  export interface InboxOptions {
+    /** Messages kept per client id (default 100); past it, the oldest goes and a later resume gets `recovered: false`. */
+    readonly size?: number
+    /** Milliseconds a message stays replayable (default 86 400 000, one day). */
+    readonly ttl?: number
+    /** Client ids whose inbox is kept in memory at once, least recently used dropped first (default 10 000; unused with Redis, where `ttl` expires the keys). */
+    readonly clients?: number
   }
 
   /** `channels` option: a list of names (untyped), or a map from name to declaration. */
@@ -230,6 +240,12 @@ declare namespace fastifyWsNotify {
      * WebSocket upgrades: the same envelopes, checks, limits and stats as a WebSocket. Default `false`.
      */
     sse?: boolean
+    /**
+     * Keep direct messages (`sendTo`) per client id so a client that was away gets them on its
+     * next connect with `?inbox_since=EPOCH:OFFSET` (the browser client sends it itself). Needs
+     * `authenticate`. In memory, or in Redis Streams with the Redis adapter. Default `false`.
+     */
+    inbox?: InboxOptions | false
     /**
      * Runs on every upgrade request (a preValidation hook, so `request.jwtVerify()`, cookies or
      * headers work). Return the identity (a client id string, or an object with `id` and anything
@@ -331,6 +347,8 @@ declare namespace fastifyWsNotify {
     messages_dropped: number
     slow_consumers_closed: number
     history_messages: number
+    /** Direct messages kept in inboxes in this process's memory (0 with the Redis adapter: they are in Redis). */
+    inbox_messages: number
     /** Broker (Redis) connection errors and failed publishes; 0 without a broker. */
     broker_errors: number
     /** Sockets closed for breaking the WebSocket protocol (invalid UTF-8, unmasked frame, bad opcode, frame over maxPayload). */
@@ -344,7 +362,7 @@ declare namespace fastifyWsNotify {
   }
 
   /** The sums over live instances served by `GET ${path}/stats?scope=cluster`. */
-  export interface ClusterStats extends Omit<NotificationStats, 'uptime_seconds' | 'cluster'> {
+  export interface ClusterStats extends Omit<NotificationStats, 'uptime_seconds' | 'cluster' | 'inbox_messages'> {
     /** Live instances that reported their figures. `history_messages` is the largest count: every instance holds a copy. */
     instances: number
     /**
@@ -398,6 +416,8 @@ declare namespace fastifyWsNotify {
     maxMessageSize?: number
     /** Milliseconds a notify() waits for Redis before rejecting. Default 5 000. */
     publishTimeout?: number
+    /** The same as the instances' `inbox` option: sendTo() keeps each message in the client id's inbox (Redis Streams). */
+    inbox?: InboxOptions | false
   }
 
   /** notify() and sendTo() from a process without Fastify; each resolves with the number of instances reached. */

@@ -126,6 +126,8 @@ class Client {
   #ready = false
   #state: ConnectionState = 'connecting'
   #clientId: string | undefined
+  /** Where the client id's inbox stands (server `inbox` option): sent as `inbox_since` on reconnect. */
+  #inbox: ResumePosition | undefined
   #attempt = 0
   #nextId = 0
   #reconnectTimer: ReturnType<typeof setTimeout> | undefined
@@ -239,6 +241,7 @@ class Client {
     this.#reconnectTimer = undefined
     const url = new URL(this.#url)
     if (this.#clientId !== undefined) url.searchParams.set('client_id', this.#clientId)
+    if (this.#inbox !== undefined) url.searchParams.set('inbox_since', `${this.#inbox.epoch}:${this.#inbox.offset}`)
     const token = this.#token
     if (typeof token !== 'function') {
       if (token !== undefined) url.searchParams.set(this.#tokenParam, token)
@@ -526,8 +529,13 @@ class Client {
       case 'unsubscribed': return
       case 'error': return this.#onError(frame)
     }
-    if (typeof frame.channel === 'string') this.#onNotification(frame.channel, frame)
-    else this.#emit('message', frame as unknown as ClientEventMap['message'])
+    if (typeof frame.channel === 'string') return this.#onNotification(frame.channel, frame)
+    // A direct message kept in the inbox: resume after it; one seen already (a replay) is dropped.
+    if (typeof frame.offset === 'number' && this.#inbox !== undefined && frame.broadcast === undefined) {
+      if (frame.offset <= this.#inbox.offset) return
+      this.#inbox = { epoch: this.#inbox.epoch, offset: frame.offset }
+    }
+    this.#emit('message', frame as unknown as ClientEventMap['message'])
   }
 
   #onConnected (frame: Frame): void {
@@ -536,7 +544,9 @@ class Client {
     if (typeof frame.client_id === 'string') this.#clientId = frame.client_id
     this.#setState('open')
     const availableChannels = Array.isArray(frame.available_channels) ? frame.available_channels as string[] : []
+    const inbox = this.#onInbox(frame.inbox)
     this.#emit('connected', { clientId: this.#clientId ?? '', availableChannels, transport: this.#transport })
+    if (inbox !== undefined) this.#emit('inbox', inbox)
     // On SSE the stream's URL subscribed the channels (those subscribed since reopen it), and the
     // heartbeat is the server's.
     if (this.#transport === 'sse') {
@@ -545,6 +555,18 @@ class Client {
     }
     this.#startPing()
     for (const state of this.#channels.values()) this.#sendSubscribe(state)
+  }
+
+  /**
+   * `connected.inbox`: resumed (`recovered: true`), the replay that follows moves the position on;
+   * otherwise (first connect, or a gap) the client starts at the inbox's current offset.
+   */
+  #onInbox (value: unknown): ClientEventMap['inbox'] | undefined {
+    if (typeof value !== 'object' || value === null) return undefined
+    const { epoch, offset, recovered } = value as Record<string, unknown>
+    if (typeof epoch !== 'string' || typeof offset !== 'number') return undefined
+    if (recovered !== true || this.#inbox === undefined) this.#inbox = { epoch, offset }
+    return typeof recovered === 'boolean' ? { epoch, offset, recovered } : { epoch, offset }
   }
 
   #onSubscribed (frame: Frame): void {

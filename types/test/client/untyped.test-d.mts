@@ -45,3 +45,12 @@ sse.on('connected', ({ transport }) => { const t: 'websocket' | 'sse' = transpor
 // @ts-expect-error the transport in use is never 'auto'
 const auto: 'auto' = sse.transport
 void used; void auto
+
+// The inbox: each connected's position, and each direct message's offset.
+client.on('inbox', ({ epoch, offset, recovered }) => {
+  const position: { epoch: string, offset: number } = { epoch, offset }
+  const resumed: boolean | undefined = recovered
+  void position
+  void resumed
+})
+client.on('message', (direct) => { const offset: number | undefined = direct.offset; void offset })

@@ -144,3 +144,16 @@ app.after(() => {
   const split: number = app.notifications.stats().websocket_clients + app.notifications.stats().sse_clients
   void split
 })
+
+// The inbox of direct messages (issue 15, part 2).
+app.register(notifications, { channels: ['a'], authenticate: async () => 'id', inbox: { size: 100, ttl: 60_000, clients: 1000 } })
+app.register(notifications, { channels: ['a'], authenticate: async () => 'id', inbox: {} })
+app.register(notifications, { channels: ['a'], inbox: false })
+// @ts-expect-error size is a number
+app.register(notifications, { channels: ['a'], authenticate: async () => 'id', inbox: { size: '100' } })
+// @ts-expect-error inbox is an object or false
+app.register(notifications, { channels: ['a'], authenticate: async () => 'id', inbox: true })
+assert<Equal<typeof stats.inbox_messages, number>>()
+// @ts-expect-error the cluster sums have no inbox_messages (inboxes are in Redis there)
+void stats.cluster?.inbox_messages
+createPublisher({ redis: 'redis://127.0.0.1:6379', channels: ['a'], inbox: { size: 10, ttl: 60_000 } }).close().catch(() => {})

@@ -1,0 +1,125 @@
+// The inbox of direct messages (opt-in `inbox: { size, ttl, clients }`): every sendTo() to a
+// client id is kept, with the next offset of that client id's inbox, so a client that was away
+// asks for what it missed when it connects (`?inbox_since=EPOCH:OFFSET`) and gets it, in order,
+// right after `connected`. Offsets, epochs and `recovered` work as in channel history (history.ts,
+// whose ring buffer this reuses). Replay is on explicit recovery only: a connection without
+// `inbox_since` starts at the inbox's current position (as Centrifugo and Ably do).
+//
+// The store below is this process's memory, bounded by `size` and `ttl` per client id and by
+// `clients` client ids (the one used least recently is dropped first). The Redis adapter brings
+// its own (redis-inbox.ts): Streams, offsets cluster-wide.
+import { randomBytes } from 'node:crypto'
+import { ChannelLog, heldIn, missedIn, type HistoryPosition, type ResumePosition } from './history'
+import { describe, fail } from './options'
+
+export interface InboxConfig {
+  /** Messages kept per client id. */
+  readonly size: number
+  /** Milliseconds a message stays replayable. */
+  readonly ttl: number
+  /** Client ids whose inbox is kept in memory at once (least recently used dropped first). */
+  readonly clients: number
+}
+
+/** What a connecting client is told about its inbox, and what it missed. */
+export interface InboxRecovery extends HistoryPosition {
+  /** Present when the client gave `inbox_since`: whether every missed message follows. */
+  readonly recovered?: boolean
+  /** Missed messages (serialized envelopes, each with its `offset`), oldest first. */
+  readonly messages: readonly string[]
+}
+
+/** Keeps direct messages per client id (the seam for broker adapters). */
+export interface InboxStore {
+  /**
+   * Gives the client id's next offset to `build` and keeps what it returns (memory). Absent when
+   * the adapter assigns offsets itself: sendTo then serializes `"offset":0` last for it to fill.
+   */
+  append? (clientId: string, build: (offset: number) => string): string
+  /**
+   * The inbox's position and, after `since`, what was missed. `done` is called once, in the same
+   * synchronous step that the connection must join the hub in, so that nothing sent meanwhile is
+   * either lost or replayed twice; `failed` when the store cannot answer (Redis away).
+   */
+  recover (clientId: string, since: ResumePosition | undefined, done: (recovery: InboxRecovery) => void, failed: (err: Error) => void): void
+  /** Messages held in this process's memory. */
+  size (): number
+}
+
+const INBOX_SIZE_MAX = 100_000
+const INBOX_DEFAULTS = { size: 100, ttl: 24 * 3600_000, clients: 10_000 }
+
+/** Reads the `inbox` option: false/undefined (off) or { size, ttl, clients }. */
+export function readInbox (value: unknown, authenticated: boolean): InboxConfig | null {
+  if (value === undefined || value === false) return null
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(`inbox must be { size?, ttl?, clients? } or false; got ${describe(value)}`)
+  for (const key of Object.keys(value)) {
+    if (!(key in INBOX_DEFAULTS)) fail(`inbox: unknown key "${key}"; accepted: size, ttl, clients`)
+  }
+  // A `client_id` query is only a claim: without authenticate, anyone could read anyone's inbox.
+  if (!authenticated) fail('inbox needs authenticate: a client id from ?client_id= is not proof of who reads its inbox')
+  const read = (key: keyof typeof INBOX_DEFAULTS, max: number, what: string): number => {
+    const given = (value as Record<string, unknown>)[key]
+    if (given === undefined) return INBOX_DEFAULTS[key]
+    if (typeof given !== 'number' || !Number.isSafeInteger(given) || given < 1 || given > max) fail(`inbox.${key} must be an integer from 1 to ${max} (${what}); got ${describe(given)}`)
+    return given
+  }
+  return Object.freeze({
+    size: read('size', INBOX_SIZE_MAX, 'messages kept per client id'),
+    ttl: read('ttl', Number.MAX_SAFE_INTEGER, 'milliseconds'),
+    clients: read('clients', Number.MAX_SAFE_INTEGER, 'client ids kept in memory')
+  })
+}
+
+/** `inbox_since=EPOCH:OFFSET` of an upgrade; undefined when absent, null when malformed. */
+export function parseInboxSince (value: unknown): ResumePosition | undefined | null {
+  if (value === undefined) return undefined
+  if (typeof value !== 'string') return null
+  const match = /^([A-Za-z0-9_-]{1,64}):(0|[1-9][0-9]{0,15})$/.exec(value)
+  if (match === null) return null
+  const offset = Number(match[2])
+  return Number.isSafeInteger(offset) ? { epoch: match[1], offset } : null
+}
+
+/** The default InboxStore: this process's memory; offsets are assigned here. */
+export class MemoryInbox implements InboxStore {
+  readonly #config: InboxConfig
+  /** client id -> its inbox, least recently used first (a Map keeps insertion order). */
+  readonly #logs = new Map<string, ChannelLog>()
+
+  constructor (config: InboxConfig) {
+    this.#config = config
+  }
+
+  /** The client id's inbox, made when first used (new epoch), moved to the most recent end. */
+  #logOf (clientId: string): ChannelLog {
+    let log = this.#logs.get(clientId)
+    if (log !== undefined) {
+      this.#logs.delete(clientId)
+    } else {
+      if (this.#logs.size >= this.#config.clients) this.#logs.delete(this.#logs.keys().next().value as string)
+      log = new ChannelLog(this.#config.size, this.#config.ttl, false, randomBytes(9).toString('base64url'))
+    }
+    this.#logs.set(clientId, log)
+    return log
+  }
+
+  append (clientId: string, build: (offset: number) => string): string {
+    const log = this.#logOf(clientId)
+    const json = build(log.offset + 1)
+    log.append(json, Date.now())
+    return json
+  }
+
+  recover (clientId: string, since: ResumePosition | undefined, done: (recovery: InboxRecovery) => void): void {
+    const log = this.#logOf(clientId)
+    const position = { epoch: log.epoch, offset: log.offset }
+    if (since === undefined) return done({ ...position, messages: [] })
+    const missed = missedIn(log, since)
+    done({ ...position, recovered: missed !== null, messages: missed ?? [] })
+  }
+
+  size (): number {
+    return heldIn(this.#logs.values())
+  }
+}
