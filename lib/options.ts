@@ -12,8 +12,9 @@ import type { RateLimitConfig } from './rate-limit'
 import type { Registry } from 'prom-client'
 import { readPresence, readChannelPresence, type PresenceConfig } from './presence-options'
 import { readHooks, type LifecycleHooks } from './lifecycle'
+import { readChannelDelivery, type ChannelDelivery } from './delivery-options'
 
-export interface ChannelConfig {
+export interface ChannelConfig extends ChannelDelivery {
   readonly name: string
   /** Declared event types and their schemas; null when any type and any data is accepted. */
   readonly events: ReadonlyMap<string, EventSchema> | null
@@ -60,6 +61,8 @@ export interface Config extends HardeningConfig, ObservabilityConfig {
   readonly hooks: Readonly<LifecycleHooks> | null
   /** Serve Server-Sent Events streams at `${path}/sse` (sse-route.ts). */
   readonly sse: boolean
+  /** Milliseconds a WebSocket's frames may wait to be written together; 0: each tick's go out at its end (sender.ts). */
+  readonly flushInterval: number
 }
 
 /** Options read by readObservability() at the end of this file. */
@@ -80,7 +83,7 @@ const REGISTER_OPTIONS = ['prefix', 'logLevel', 'logSerializers']
 const KNOWN_OPTIONS = new Set([
   'channels', 'path', 'stats', 'heartbeatInterval', 'idleTimeout', 'maxPayload', 'maxMessageSize',
   'closeTimeout', 'maxBufferedBytes', 'slowConsumer', 'history', 'adapter', 'presence', 'hooks', 'sse',
-  ...HARDENING_OPTIONS, ...OBSERVABILITY_OPTIONS, ...REGISTER_OPTIONS
+  'flushInterval', ...HARDENING_OPTIONS, ...OBSERVABILITY_OPTIONS, ...REGISTER_OPTIONS
 ])
 
 export function describe (value: unknown): string {
@@ -155,7 +158,7 @@ function readChannels (channels: unknown, defaultHistory: HistoryConfig | null =
     for (const raw of channels) {
       const name = checkChannelName(raw)
       if (result.has(name)) fail(`channels: "${name}" is listed twice`)
-      result.set(name, { name, events: null, history: defaultHistory, latest: false, presence: false, joinLeave: false })
+      result.set(name, { name, events: null, history: defaultHistory, latest: false, presence: false, joinLeave: false, delivery: 'all', conflateBy: null })
     }
   } else if (typeof channels === 'object' && channels !== null) {
     for (const [rawName, declaration] of Object.entries(channels)) {
@@ -164,7 +167,7 @@ function readChannels (channels: unknown, defaultHistory: HistoryConfig | null =
         fail(`channels.${name} must be an object such as { events: { [type]: TSchema } }; got ${describe(declaration)}`)
       }
       const { events } = declaration as { events?: unknown }
-      const kept = { ...readChannelHistory(name, declaration, defaultHistory), ...readChannelPresence(name, declaration) }
+      const kept = { ...readChannelHistory(name, declaration, defaultHistory), ...readChannelPresence(name, declaration), ...readChannelDelivery(name, declaration) }
       if (events === undefined) {
         result.set(name, { name, events: null, ...kept })
         continue
@@ -299,6 +302,7 @@ export function buildConfig (input: NotificationsOptions | undefined): Config {
     presence: readPresence(options.presence),
     hooks: readHooks(options.hooks),
     sse: booleanOption(options, 'sse', false),
+    flushInterval: integerOption(options, 'flushInterval', 0, 0),
     ...readHardening(options),
     ...readObservability(options)
   })
