@@ -130,7 +130,7 @@ export class Hub {
    */
   subscribeWithReplay (connection: Connection, channel: string, reply: EncodedMessage, replay: readonly string[]): void {
     if (!this.connections.has(connection) || !this.#admit(connection, true, 1 + replay.length)) return
-    this.#sender.write(connection, reply)
+    this.#sender.answer(connection, reply)
     for (const json of replay) {
       const message = encodeMessage(json)
       if (!this.#sender.write(connection, message)) break
@@ -197,7 +197,7 @@ export class Hub {
    * like a fan-out (see #admit), not counted as a message; past the bound it is not written.
    */
   reply (connection: Connection, message: EncodedMessage): void {
-    if (this.#admit(connection, true, 1)) this.#sender.write(connection, message)
+    if (this.#admit(connection, true, 1)) this.#sender.answer(connection, message)
   }
 
   // The fan-out loop. Hot path: no closures, no allocation per subscriber.

@@ -156,6 +156,28 @@ export class Sender {
     this.#window.unref()
   }
 
+  /** Sockets to hand their frames over at the end of this tick, window or not (answers). */
+  #soon: Writable[] = []
+  readonly #flushSoon = (): void => {
+    const list = this.#soon
+    this.#soon = []
+    for (let i = 0; i < list.length; i++) flush(list[i])
+  }
+
+  /**
+   * Writes an answer to the peer's own frame (connected, pong, subscribed, a replay): like
+   * write(), but with a window the socket's frames (those waiting in the window first) go out at
+   * the end of this tick: the peer waits for no window to hear back.
+   */
+  answer (target: Writable, message: EncodedMessage): boolean {
+    if (this.#interval === 0 || target.direct === null) return this.write(target, message)
+    if (target.ws.readyState !== OPEN) return false
+    if (target.queued === null) target.queued = message.frame
+    else this.write(target, message)
+    if (this.#soon.push(target) === 1) process.nextTick(this.#flushSoon)
+    return true
+  }
+
   /** Writes every socket's waiting frames now (at close: nothing is left in a window). */
   flushAll (): void {
     if (this.#window !== null) clearTimeout(this.#window)
