@@ -144,7 +144,7 @@ test('delivery and conflateBy are validated at registration', async (t) => {
   ]
   for (const [declaration, message] of cases) {
     const app = Fastify()
-    await t.rejects(app.register(notifications, { channels: { c: declaration as object } }).ready(), { code: 'FST_WS_NOTIFY_INVALID_OPTION', message })
+    await t.rejects(async () => await app.register(notifications, { channels: { c: declaration as object } }).ready(), { code: 'FST_WS_NOTIFY_INVALID_OPTION', message })
     await app.close()
   }
   const app = Fastify()

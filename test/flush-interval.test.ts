@@ -124,7 +124,7 @@ test('app.close(): nothing waiting in the window is lost, and no timer is left',
 test('flushInterval is validated', async (t) => {
   for (const value of [-1, 1.5, '5']) {
     const app = Fastify()
-    await t.rejects(app.register(notifications, { channels: ['a'], flushInterval: value as number }).ready(),
+    await t.rejects(async () => await app.register(notifications, { channels: ['a'], flushInterval: value as number }).ready(),
       { code: 'FST_WS_NOTIFY_INVALID_OPTION', message: /flushInterval must be an integer >= 0/ })
     await app.close()
   }
