@@ -144,3 +144,14 @@ app.after(() => {
   const split: number = app.notifications.stats().websocket_clients + app.notifications.stats().sse_clients
   void split
 })
+
+// Issue 15: conflation on a channel, the write window.
+app.register(notifications, { channels: { progress: { delivery: 'latest', conflateBy: 'query_id' }, plain: { delivery: 'all' } }, flushInterval: 5 })
+app.register(notifications, { channels: { progress: { delivery: 'latest' } } })
+// @ts-expect-error delivery is 'all' | 'latest'
+app.register(notifications, { channels: { progress: { delivery: 'newest' } } })
+// @ts-expect-error conflateBy names a data field: a string
+app.register(notifications, { channels: { progress: { delivery: 'latest', conflateBy: 1 } } })
+// @ts-expect-error flushInterval is in milliseconds: a number
+app.register(notifications, { channels: ['a'], flushInterval: '5ms' })
+assert<Equal<NotificationStats['messages_conflated'], number>>()
