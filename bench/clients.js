@@ -312,6 +312,17 @@ const handlers = {
         throw new Error(`client ${client.index} got ${client.count} frames, expected ${perClient}`)
       }
     }
+    // Development: BENCH_LATENCY_TRACE=N prints the fastest and slowest of each N samples, in the
+    // order they arrived (N = the sampled readers of one fan-out: which fan-outs make the p99).
+    if (process.env.BENCH_LATENCY_TRACE && state.latencies.length > 0) {
+      const per = Number(process.env.BENCH_LATENCY_TRACE)
+      const out = []
+      for (let i = 0; i < state.latencies.length; i += per) {
+        const part = state.latencies.slice(i, i + per)
+        out.push(`${(Math.min(...part) / 1e3).toFixed(0)}-${(Math.max(...part) / 1e3).toFixed(0)}`)
+      }
+      console.error(`latency by fan-out (ms, first-last reader): ${out.join(' ')}`)
+    }
     const sorted = Float64Array.from(state.latencies).sort()
     return {
       received: state.received,

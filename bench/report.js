@@ -67,8 +67,22 @@ function targets (results) {
   }
   for (const [key, row] of Object.entries(results.scenarios.s2 || {})) {
     if (!(PLUGIN in row)) continue
-    const floor = FLOOR in row ? ` (the floor, C: ${fmt(row[FLOOR].p99Ms, 1)} ms)` : ''
-    out.push({ name: `S2 ${key}: p99 < 50 ms`, value: `${fmt(row[PLUGIN].p99Ms, 1)} ms${floor}`, ok: row[PLUGIN].p99Ms < 50 })
+    // Issue 15: p99 within 1.25x the C floor's, measured in the same round (2 cores cannot reach
+    // 50 ms at 5 000 subscribers, the floor included): the median of the rounds' ratios.
+    if (!(FLOOR in row)) {
+      out.push({ name: `S2 ${key}: p99 <= 1.25x the C floor's p99 (same round)`, value: `${fmt(row[PLUGIN].p99Ms, 1)} ms, floor not measured`, ok: false })
+      continue
+    }
+    const plugin = row[PLUGIN].p99Rounds
+    const floor = row[FLOOR].p99Rounds
+    const over = Array.isArray(plugin) && Array.isArray(floor) && plugin.length === floor.length
+      ? median(plugin.map((value, i) => value / floor[i]))
+      : ratio(row[PLUGIN].p99Ms, row[FLOOR].p99Ms)
+    out.push({
+      name: `S2 ${key}: p99 <= 1.25x the C floor's p99 (same round)`,
+      value: `${fmt(over, 2)}x (${fmt(row[PLUGIN].p99Ms, 1)} ms, the floor ${fmt(row[FLOOR].p99Ms, 1)} ms)`,
+      ok: over <= 1.25
+    })
   }
   for (const [key, row] of Object.entries(results.scenarios.s4 || {})) {
     if (!(PLUGIN in row) || !('old-way' in row)) continue
@@ -109,7 +123,7 @@ function contendersOf (row) {
 }
 
 function markdown (results) {
-  const { s1, s2, s3, s4, s5, s6, s7 } = results.scenarios
+  const { s1, s2, s3, s4, s5, s6, s7, s8 } = results.scenarios
   const m = results.machine
   const v = results.versions
   const parts = []
@@ -161,11 +175,12 @@ function markdown (results) {
   for (const [key, row] of Object.entries(s5)) {
     for (const c of contendersOf(row)) {
       const r = row[c]
-      s5Rows.push([key, c, fmt(r.p99CalmMs, 2), fmt(r.p99StalledMs, 2), fmt(r.rssGrowthMiB, 1), fmt(r.buffersGrowthMiB, 1), r.stallerOpenAtEnd ? 'open' : 'closed'])
+      s5Rows.push([key, c, fmt(r.p99CalmMs, 2), fmt(r.p99StalledMs, 2), fmt(r.rssGrowthMiB, 1), fmt(r.buffersGrowthMiB, 1), r.stallerOpenAtEnd ? 'open' : 'closed', fmt(r.conflated)])
     }
   }
   parts.push(`### S5 stalled reader (${fmt(results.sizes.s5)} readers + 1 that stops reading, ${fmt(results.sizes.s5Rate)} notifications/s of 8 KiB)\n\n` +
-    table(['scenario', 'contender', 'others p99 ms, calm', 'others p99 ms, stalled', 'RSS growth MiB', 'buffer growth MiB', 'staller at end'], s5Rows))
+    'The row "fastify-ws-notify, delivery: latest" declares the channel `delivery: \'latest\'` (issue 15), and its stalled phase lasts three times as long, to fill the staller\'s kernel buffers: past them the staller is not closed, the newest message is held for it instead of a queue; "conflated": messages replaced before it read them (`messages_conflated`).\n\n' +
+    table(['scenario', 'contender', 'others p99 ms, calm', 'others p99 ms, stalled', 'RSS growth MiB', 'buffer growth MiB', 'staller at end', 'conflated'], s5Rows))
   if (s6 !== undefined) {
     const s6Rows = []
     for (const [key, row] of Object.entries(s6)) {
@@ -179,7 +194,7 @@ function markdown (results) {
     }
     parts.push(`### S6 observed (fastify-ws-notify only, ${fmt(results.sizes.s6)} subscribers, 100 B, each burst ${fmt(results.sizes.s6Ms)} ms of back-to-back ticks)\n\n` +
       'Server CPU per delivery (median of the bursts; "x plain": median of the ratios of the same pairing, two pairings a round): plain; with `dashboard: true` and one page open (`/ws/stats` read at the start of each burst, one more socket on the channel); ' +
-      'with `metrics: true` and `/ws/metrics` scraped at the start of each burst; with `presence: true` on the channel (every subscriber a tracked member). "within noise": cost over plain at most 1 + plain\'s spread over its bursts, or 1.05.\n\n' +
+      'with `metrics: true` and `/ws/metrics` scraped at the start of each burst; with `presence: true` on the channel (every subscriber a tracked member); with the write window `flushInterval: 5` (window: expected cheaper, not a target). "within noise": cost over plain at most 1 + plain\'s spread over its bursts, or 1.05.\n\n' +
       table(['scenario', 'variant', 'ns / delivery', 'x plain', 'plain spread (bursts)', 'deliveries / s', 'within noise'], s6Rows))
   }
   if (s7 !== undefined) {
@@ -193,6 +208,18 @@ function markdown (results) {
     parts.push('### S7 inbox (fastify-ws-notify only, in one process, sendTo to offline client ids: the keeping, not the delivery)\n\n' +
       'Cost of a sendTo without and with `inbox` (three alternating passes, median), and heap after GC per message kept with every inbox full.\n\n' +
       table(['scenario', 'variant', 'ns / sendTo', 'x off', 'heap bytes / kept message'], s7Rows))
+  }
+  if (s8 !== undefined) {
+    const s8Rows = []
+    for (const [key, row] of Object.entries(s8)) {
+      for (const variant of Object.keys(row)) {
+        const r = row[variant]
+        s8Rows.push([key, variant, fmt(r.cpuNsPerDelivery), fmt(ratio(r.cpuNsPerDelivery, row.plain?.cpuNsPerDelivery), 2), fmt(r.p50Ms, 2), fmt(r.p99Ms, 2), fmt(r.maxMs, 2)])
+      }
+    }
+    parts.push('### S8 write window (fastify-ws-notify only, the S6 servers; `flushInterval: 5` against plain)\n\n' +
+      'A hot channel notified at a fixed rate: server CPU per delivery (the whole process over the run) and `notify`-to-receipt latency, median of the rounds.\n\n' +
+      table(['scenario', 'variant', 'server CPU ns / delivery', 'x plain', 'p50 ms', 'p99 ms', 'max ms'], s8Rows))
   }
   return parts.join('\n\n')
 }

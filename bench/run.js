@@ -27,14 +27,16 @@ const PLUGIN = 'fastify-ws-notify'
 // and an S5 row (a fan-out of streams beside the WebSocket ones; at 10 000 sockets its server
 // would add a fifth to the full run). Never in S2's rate, S3 or S4: those compare WebSocket peers.
 const SSE = 'fastify-ws-notify-sse'
+// S5's conflation row: the plugin with the channel `all` declared delivery: 'latest'.
+const LATEST = 'fastify-ws-notify, delivery: latest'
 const CONTENDERS = pick === '' ? [PLUGIN, SSE, 'ws-limit', 'old-way', 'socket.io'] : pick.split(',')
 // Three rounds; --quick runs one (CI checks the bench still runs and counts right).
 const ROUNDS = Number((process.argv.find((a) => a.startsWith('--rounds=')) || '').slice(9)) || (quick ? 1 : 3)
 
 // Scenario sizes. --quick keeps every scenario and contender, with fewer sockets and frames.
 const SIZES = quick
-  ? { s1: [500], deliveries: 10_000, s2Ms: 500, s5: 50, s5Ms: [400, 800], s5Rate: 400, s6Ms: 500 }
-  : { s1: [1000, 10_000], deliveries: 40_000, s2Ms: 1500, s5: 200, s5Ms: [500, 1000], s5Rate: 400, s6Ms: 500 }
+  ? { s1: [500], deliveries: 10_000, s2Ms: 500, s5: 50, s5Ms: [400, 800], s5Rate: 400, s6Ms: 500, s8Ms: 400 }
+  : { s1: [1000, 10_000], deliveries: 40_000, s2Ms: 1500, s5: 200, s5Ms: [500, 1000], s5Rate: 400, s6Ms: 500, s8Ms: 800 }
 // Development: --n=10000 sets S1's sizes (comma-separated).
 const nArg = (process.argv.find((a) => a.startsWith('--n=')) || '').slice(4)
 if (nArg !== '') SIZES.s1 = nArg.split(',').map(Number)
@@ -219,8 +221,9 @@ function medians (samplesByKey) {
     for (const [contender, samples] of Object.entries(byContender)) {
       const metrics = {}
       for (const metric of Object.keys(samples[0])) metrics[metric] = median(samples.map((s) => s[metric]))
-      // Each round's cost, in round order: the report pairs contenders round by round.
+      // Each round's cost (S2: p99), in round order: the report pairs contenders round by round.
       if ('nsPerDelivery' in samples[0]) metrics.rounds = samples.map((s) => s.nsPerDelivery)
+      if ('p99Ms' in samples[0]) metrics.p99Rounds = samples.map((s) => s.p99Ms)
       out[key][contender] = metrics
     }
   }
@@ -236,13 +239,20 @@ function push (store, key, contender, sample) {
 const t0 = Date.now()
 const log = (...args) => console.log(`bench: [${((Date.now() - t0) / 1000).toFixed(1)} s]`, ...args)
 
+// S8: the write window measured, and the hot channel it is measured on: one of the 10 groups
+// (a tenth of the S6 servers' sockets), notified S8_RATE times a second.
+const WINDOW_MS = 5
+const S8_RATE = 1000
+
 // S6: the plugin's S1 fan-out plain, with one dashboard open, and with metrics scraped.
 const OBSERVED = [
   { variant: 'plain', options: undefined, dashboard: false, poll: null },
   { variant: 'dashboard', options: { dashboard: true }, dashboard: true, poll: '/ws/stats' },
   { variant: 'metrics', options: { metrics: true }, dashboard: false, poll: '/ws/metrics' },
   // Issue 13: fan-out on a channel with presence (every subscriber a tracked member) vs plain.
-  { variant: 'presence', options: { presenceOn: true }, dashboard: false, poll: null }
+  { variant: 'presence', options: { presenceOn: true }, dashboard: false, poll: null },
+  // Issue 15: the write window (flushInterval: 5 ms) vs plain; also S8's paced rows.
+  { variant: 'window', options: { flushInterval: WINDOW_MS }, dashboard: false, poll: null }
 ]
 
 /**
@@ -254,7 +264,7 @@ const OBSERVED = [
  * time). `part` (development): 's4', 's3', 's2' or 's6' runs only that part, at its size.
  */
 async function scenarios ({ part = null } = {}) {
-  const samples = { s1: {}, s2: {}, s3: {}, s4: {}, s6: {} }
+  const samples = { s1: {}, s2: {}, s3: {}, s4: {}, s6: {}, s8: {} }
   const floorBinary = part === null || part === 's2' ? compileFloor() : null
   const largest = SIZES.s1[SIZES.s1.length - 1]
   const smallest = SIZES.s1[0]
@@ -329,7 +339,8 @@ async function scenarios ({ part = null } = {}) {
           }
           for (const contender of webSockets) {
             await paced(ctxs[contender], { rate: s2Rate, durationMs: 100, size: 100, n: SIZES.s2 }) // warm-up (one fan-out), not counted
-            const { server, latencyMs } = await paced(ctxs[contender], { rate: s2Rate, durationMs: SIZES.s2Ms, size: 100, n: SIZES.s2 })
+            // Right after its warm-up, without a second forced GC (see server.js, paced).
+            const { server, latencyMs } = await paced(ctxs[contender], { rate: s2Rate, durationMs: SIZES.s2Ms, size: 100, n: SIZES.s2, collect: false })
             push(samples.s2, `n=${SIZES.s2}`, contender, {
               p50Ms: latencyMs.p50,
               p99Ms: latencyMs.p99,
@@ -369,6 +380,15 @@ async function scenarios ({ part = null } = {}) {
               }
             }
           }
+          // S8: a hot channel paced, plain and with the write window, in turn: CPU and latency.
+          for (const variant of rotated(['plain', 'window'], round)) {
+            const paces = { rate: S8_RATE, size: 100, n: n / 10, channel: 'g0' }
+            await paced(ctxs[variant], { ...paces, durationMs: 200 }) // warm-up, not counted
+            const { server, latencyMs } = await paced(ctxs[variant], { ...paces, durationMs: SIZES.s8Ms, collect: false })
+            push(samples.s8, `g0: ${n / 10} subscribers, ${S8_RATE} notifications/s, 100 B`, variant, {
+              p50Ms: latencyMs.p50, p99Ms: latencyMs.p99, maxMs: latencyMs.max, cpuNsPerDelivery: server.cpuNsPerDelivery
+            })
+          }
           for (const { variant } of observed) await ctxs[variant].clients.call('reset') // fails the run on any error of the page's reads
         }
       })
@@ -380,13 +400,13 @@ async function scenarios ({ part = null } = {}) {
     s6[key] = {}
     for (const { variant } of OBSERVED) s6[key][variant] = byVariant[variant]
   }
-  return { s1: medians(samples.s1), s2: medians(samples.s2), s2Rate, s3: medians(samples.s3), s4: medians(samples.s4), s6 }
+  return { s1: medians(samples.s1), s2: medians(samples.s2), s2Rate, s3: medians(samples.s3), s4: medians(samples.s4), s6, s8: medians(samples.s8) }
 }
 
 /** Fixed-rate publishing to `half`; latency of every frame read by the sampled clients. */
-async function paced (ctx, { rate, durationMs, size, n, channel = 'half' }) {
+async function paced (ctx, { rate, durationMs, size, n, channel = 'half', collect = true }) {
   await ctx.clients.call('reset', { record: true })
-  const server = await ctx.server.call('paced', { channel, rate, durationMs, size })
+  const server = await ctx.server.call('paced', { channel, rate, durationMs, size, collect })
   const got = await ctx.clients.call('await', { total: server.sent * n, timeoutMs: 20_000 })
   return { server, latencyMs: got.latencyMs }
 }
@@ -395,23 +415,31 @@ async function s5 () {
   const n = SIZES.s5
   const samples = {}
   const [calmMs, stallMs] = SIZES.s5Ms
+  // Issue 15: the plugin with `all` declared delivery: 'latest' (conflation), beside the others.
+  const withLatest = CONTENDERS.includes(PLUGIN) ? [...CONTENDERS, LATEST] : CONTENDERS
   for (let round = 1; round <= ROUNDS; round++) {
-    const order = rotated(CONTENDERS, round)
-    await sessions(order.map((contender) => ({ key: contender, contender, n, staller: true })), async (ctxs) => {
+    const order = rotated(withLatest, round)
+    const spec = (key) => key === LATEST
+      ? { key, contender: PLUGIN, n, staller: true, options: { latestOn: true } }
+      : { key, contender: key, n, staller: true }
+    await sessions(order.map(spec), async (ctxs) => {
       for (const contender of order) {
         const ctx = ctxs[contender]
         const paces = { rate: SIZES.s5Rate, size: S5_PAYLOAD, n, channel: 'all' }
         await paced(ctx, { ...paces, durationMs: 300 }) // warm-up, not counted
         const calm = await paced(ctx, { ...paces, durationMs: calmMs })
         await ctx.clients.call('stall')
-        const stalled = await paced(ctx, { ...paces, durationMs: stallMs })
+        // The conflation row stalls three times as long: long enough to fill the staller's kernel
+        // buffers (some 4 MiB here), past which its messages are conflated.
+        const stalled = await paced(ctx, { ...paces, durationMs: contender === LATEST ? 3 * stallMs : stallMs })
         const memory = (key) => (stalled.server.memoryPeak[key] - calm.server.memoryBefore[key]) / 2 ** 20
         push(samples, `n=${n}`, contender, {
           p99CalmMs: calm.latencyMs.p99,
           p99StalledMs: stalled.latencyMs.p99,
           rssGrowthMiB: memory('rss'),
           buffersGrowthMiB: memory('external'),
-          stallerOpenAtEnd: stalled.server.connections === n + 1 ? 1 : 0
+          stallerOpenAtEnd: stalled.server.connections === n + 1 ? 1 : 0,
+          conflated: (await ctx.server.call('stats'))?.messages_conflated ?? null
         })
       }
     })
@@ -465,15 +493,15 @@ async function main () {
   if (only === 's7') return console.log(JSON.stringify(inbox({ quick }), null, 1))
   if (only !== '') {
     const out = await scenarios({ part: only === 's1' ? null : only })
-    results.scenarios = { s1: out.s1, s2: out.s2, s3: out.s3, s4: out.s4, s6: out.s6 }
+    results.scenarios = { s1: out.s1, s2: out.s2, s3: out.s3, s4: out.s4, s6: out.s6, s8: out.s8 }
     results.s2Rate = out.s2Rate
     console.log(JSON.stringify(results.scenarios, null, 1))
     for (const t of targets(results)) console.log(`${t.ok ? 'met   ' : 'MISSED'} ${t.name}: ${t.value}`)
     return
   }
-  const { s1, s2, s2Rate, s3, s4, s6 } = await scenarios()
+  const { s1, s2, s2Rate, s3, s4, s6, s8 } = await scenarios()
   results.s2Rate = s2Rate
-  results.scenarios = { s1, s2, s3, s4, s5: await s5(), s6, s7: inbox({ quick }) }
+  results.scenarios = { s1, s2, s3, s4, s5: await s5(), s6, s7: inbox({ quick }), s8 }
   results.durationSeconds = Math.round((Date.now() - started) / 1000)
   // A quick run (CI) must not dirty the tree: its results go to the temp directory.
   const file = quick ? path.join(os.tmpdir(), 'fastify-ws-notify-bench.quick.json') : path.join(__dirname, 'results.json')

@@ -51,7 +51,8 @@ class Registry {
 
 // 1. The plugin, through app.notify / app.notifications.sendTo.
 // `options` (S6): extra plugin options, such as { dashboard: true } or { metrics: true }, or
-// { presenceOn: true } (presence on the channel `all`).
+// { presenceOn: true } (presence on the channel `all`), or { latestOn: true } (`all` declared
+// delivery: 'latest': conflation, S5).
 async function startPlugin (options = {}, build = process.env.BENCH_PLUGIN || '../dist/lib/index.js') {
   const Fastify = require('fastify')
   // The built plugin (npm run build). BENCH_PLUGIN may name another build of it, for profiling.
@@ -61,9 +62,9 @@ async function startPlugin (options = {}, build = process.env.BENCH_PLUGIN || '.
   // in a round, and an idle one's ping sweep over 10 000 sockets must not land in another's burst.
   // `presenceOn` (S6, S4 with presence): `all` tracks its members (every socket, each its own
   // client id); no joinLeave, whose join frames would be counted as deliveries.
-  const { presenceOn = false, ...rest } = options
-  const channels = presenceOn
-    ? Object.fromEntries([['all', { presence: true }], ...['half', ...groupNames].map((name) => [name, {}])])
+  const { presenceOn = false, latestOn = false, ...rest } = options
+  const channels = presenceOn || latestOn
+    ? Object.fromEntries([['all', presenceOn ? { presence: true } : { delivery: 'latest' }], ...['half', ...groupNames].map((name) => [name, {}])])
     : ['all', 'half', ...groupNames]
   await app.register(notifications, { channels, heartbeatInterval: 0, ...(presenceOn && { presence: { grace: 0 } }), ...rest })
   await app.listen({ port: 0, host: '127.0.0.1' })
@@ -83,6 +84,7 @@ async function startPlugin (options = {}, build = process.env.BENCH_PLUGIN || '.
     },
     subscribers: (channel) => app.notifications.stats().channel_stats[channel] || 0,
     connections: () => app.notifications.stats().total_clients,
+    stats: () => app.notifications.stats(),
     close: () => app.close()
   }
 }
@@ -360,9 +362,13 @@ const handlers = {
     return { cpuMicros: cpu.user + cpu.system, wallMicros: nowMicros() - window.t0 }
   },
   /** Publishes to `channel` at a fixed rate for durationMs; event-loop delay and memory peaks. */
-  async paced ({ channel, rate, durationMs, size }) {
+  async paced ({ channel, rate, durationMs, size, collect = true }) {
     const pad = padFor(size)
-    await collectGarbage(1)
+    // A forced full collection leaves work behind (concurrent sweeping, on the one core the server
+    // is pinned to; a young generation to grow again): the first fan-out after it was the slowest
+    // of S2's, by up to 35 ms, and more so the larger the heap. So a measurement that follows its
+    // own warm-up (collect: false) runs without a second one: the warm-up's fan-out absorbed it.
+    if (collect) await collectGarbage(1)
     const recording = await startRecording(`${contenderName}.paced.${channel}.${rate}x${size}`)
     const eld = monitorEventLoopDelay({ resolution: 5 })
     const before = memory()
@@ -397,6 +403,10 @@ const handlers = {
       memoryPeak: peak,
       connections: subject.connections()
     }
+  },
+  /** The plugin's stats (S5's conflation row); null for the other contenders. */
+  async stats () {
+    return subject.stats?.() ?? null
   },
   async close () {
     await subject.close()

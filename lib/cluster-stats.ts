@@ -28,6 +28,7 @@ export const ClusterStatsSchema = Type.Object({
   protocol_errors: Type.Integer(),
   websocket_clients: Type.Integer(),
   sse_clients: Type.Integer(),
+  messages_conflated: Type.Integer(),
   history_messages: Type.Integer({ description: 'messages held in history (each instance holds a copy: the largest)' }),
   unanswered: Type.Array(Type.String(), {
     description: 'live instances (by id) that did not answer within statsTimeout: counted from their last report, at most three statsIntervals old'
@@ -44,7 +45,7 @@ export const StatsResponseSchema = Type.Composite([
 const SUMMED = [
   'total_clients', 'total_messages_sent', 'total_connections_ever', 'notifications_published',
   'bytes_sent', 'messages_dropped', 'slow_consumers_closed', 'broker_errors',
-  'protocol_errors', 'websocket_clients', 'sse_clients'
+  'protocol_errors', 'websocket_clients', 'sse_clients', 'messages_conflated'
 ] as const
 
 /** Sums snapshots of several instances into one; `unanswered` names those given from their last report. */
@@ -66,6 +67,7 @@ export function sumStats (snapshots: readonly StatsSnapshot[], unanswered: strin
     protocol_errors: 0,
     websocket_clients: 0,
     sse_clients: 0,
+    messages_conflated: 0,
     history_messages: 0,
     unanswered
   }

@@ -6,6 +6,8 @@ import type { MessagePeer, PeerSocket } from './peer'
 import { Sender, directSocketOf, encodeMessage, queuedBytes, type EncodedMessage, type Run, type Writable } from './sender'
 import { Counters, snapshot, type StatsSnapshot } from './stats'
 import { CloseCode } from './protocol'
+import { Conflation } from './conflation'
+import type { ChannelDelivery } from './delivery-options'
 
 /** One open socket (a WebSocket, or an SSE stream: see peer.ts) and what it is subscribed to. */
 export class Connection<S extends PeerSocket = PeerSocket> implements Writable {
@@ -34,6 +36,10 @@ export interface HubOptions {
   readonly slowConsumer: 'close' | 'drop'
   /** How long a close handshake may take before the socket is terminated. */
   readonly closeTimeout: number
+  /** Channels declared `delivery: 'latest'` are conflated (conflation.ts); absent: none is. */
+  readonly channels?: ReadonlyMap<string, { readonly name: string } & ChannelDelivery>
+  /** Milliseconds a direct socket's frames may wait to be written together (sender.ts); 0 or absent: a tick. */
+  readonly flushInterval?: number
 }
 
 /**
@@ -61,14 +67,25 @@ export class Hub {
   readonly counters = new Counters()
   /** Open SSE streams among `connections` (stats split them by transport). */
   sseConnections = 0
-  readonly #sender = new Sender()
+  readonly #sender: Sender
   readonly #options: HubOptions
+  /** null when no channel is 'latest': a fan-out then pays one check for it. */
+  readonly conflation: Conflation | null
   /** Counts messages held in history for stats; absent when nothing keeps history. */
   readonly #history: { size (): number } | undefined
 
   constructor (options: HubOptions, history?: { size (): number }) {
     this.#options = options
     this.#history = history
+    this.#sender = new Sender(options.flushInterval ?? 0)
+    this.conflation = options.channels === undefined ? null : Conflation.of(options.channels.values(), this.counters, this.#released)
+  }
+
+  // A message conflation held, written once its socket drained: sent, and counted so.
+  readonly #released = (connection: Writable, message: EncodedMessage): void => {
+    if (!this.connections.has(connection as Connection) || !this.#sender.write(connection, message)) return
+    this.counters.messagesSent++
+    this.counters.bytesSent += message.bytes.length
   }
 
   add (connection: Connection): void {
@@ -121,7 +138,7 @@ export class Hub {
    */
   replyWithReplay (connection: Connection, reply: EncodedMessage, replay: readonly string[]): boolean {
     if (!this.connections.has(connection) || !this.#admit(connection, true, 1 + replay.length)) return false
-    this.#sender.write(connection, reply)
+    this.#sender.answer(connection, reply)
     for (const json of replay) {
       const message = encodeMessage(json)
       if (!this.#sender.write(connection, message)) break
@@ -147,7 +164,8 @@ export class Hub {
   deliverToChannel (channel: string, message: EncodedMessage): number {
     const set = this.subscribers.get(channel)
     if (this.observer !== null) return this.#observed(channel, set, message)
-    return set === undefined ? 0 : this.#deliver(set, message)
+    if (set === undefined) return 0
+    return this.conflation === null ? this.#deliver(set, message) : this.#deliverOn(channel, set, message)
   }
 
   /** A direct message to every socket of one client id on this instance. */
@@ -172,7 +190,7 @@ export class Hub {
   // Instrumented fan-out: timed once around the loop, never per subscriber.
   #observed (channel: string | null, set: Set<Connection> | undefined, message: EncodedMessage): number {
     const start = performance.now()
-    const written = set === undefined ? 0 : this.#deliver(set, message)
+    const written = set === undefined ? 0 : channel === null || this.conflation === null ? this.#deliver(set, message) : this.#deliverOn(channel, set, message)
     ;(this.observer as FanoutObserver)(channel, message.bytes.length, performance.now() - start)
     return written
   }
@@ -190,7 +208,7 @@ export class Hub {
    * like a fan-out (see #admit), not counted as a message; past the bound it is not written.
    */
   reply (connection: Connection, message: EncodedMessage): void {
-    if (this.#admit(connection, true, 1)) this.#sender.write(connection, message)
+    if (this.#admit(connection, true, 1)) this.#sender.answer(connection, message)
   }
 
   // The fan-out loop. Hot path: no closures, no allocation per subscriber.
@@ -204,6 +222,29 @@ export class Hub {
     this.counters.messagesSent += written
     this.counters.bytesSent += written * message.bytes.length
     return written
+  }
+
+  // A channel's fan-out when some channel is 'latest': those conflate, the others are plain.
+  #deliverOn (channel: string, targets: Set<Connection>, message: EncodedMessage): number {
+    const conflation = this.conflation as Conflation
+    const conflateBy = conflation.policyOf(channel)
+    if (conflateBy === undefined) return this.#deliver(targets, message)
+    let written = 0
+    for (const connection of targets) {
+      // Held for a socket that is behind: written when it drains, never a slow consumer for it.
+      if (conflation.hold(connection, channel, conflateBy, message)) continue
+      if (!this.#admit(connection, false, 1)) continue
+      if (this.#sender.write(connection, message)) written++
+      else this.counters.messagesDropped++
+    }
+    this.counters.messagesSent += written
+    this.counters.bytesSent += written * message.bytes.length
+    return written
+  }
+
+  /** Writes what a write window (flushInterval) still holds, to every socket: at close. */
+  flushAll (): void {
+    this.#sender.flushAll()
   }
 
   /**

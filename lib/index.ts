@@ -80,6 +80,8 @@ async function plugin (fastify: FastifyInstance, options: NotificationsOptions):
     closing = true
     heartbeat.stop()
     unfinished.cutAfter(config.closeTimeout)
+    // A write window's frames go out before the close frames; its timer does not outlive the app.
+    hub.flushAll()
     await closeAllConnections(hub, config.closeTimeout, ownWebSocketServer ? fastify.websocketServer.clients : [])
   }
 

@@ -62,7 +62,7 @@ export async function registerMetrics (fastify: FastifyInstance, context: Metric
   // Checked in one pass before anything is registered, so a refusal leaves the registry as it was.
   const all = ['connections', 'connections_by_transport', 'channels_active', 'subscribers', 'history_messages', 'uptime_seconds', 'connections_total',
     'messages_sent_total', 'bytes_sent_total', 'notifications_published_total', 'messages_dropped_total',
-    'slow_consumers_closed_total', 'protocol_errors_total', 'fanout_duration_seconds', 'message_bytes', 'presence_members']
+    'slow_consumers_closed_total', 'messages_conflated_total', 'protocol_errors_total', 'fanout_duration_seconds', 'message_bytes', 'presence_members']
   for (const suffix of all) {
     if (target.getSingleMetric(METRIC_PREFIX + suffix) !== undefined) {
       throw new FST_WS_NOTIFY_INVALID_OPTION(`metrics.registry already holds "${METRIC_PREFIX + suffix}" (another registration?); give each registration its own registry`)
@@ -116,6 +116,7 @@ export async function registerMetrics (fastify: FastifyInstance, context: Metric
   counter('bytes_sent_total', 'Bytes of messages written to sockets (stats: bytes_sent)', () => counters.bytesSent)
   counter('notifications_published_total', 'notify() and sendTo() calls sent (stats: notifications_published)', () => counters.notificationsPublished)
   counter('messages_dropped_total', 'Messages not written to a subscriber (stats: messages_dropped)', () => counters.messagesDropped)
+  counter('messages_conflated_total', 'Messages of delivery: latest channels replaced by a newer one before a behind subscriber got them (stats: messages_conflated)', () => counters.messagesConflated)
   counter('slow_consumers_closed_total', 'Sockets closed with 1013 for reading too slowly (stats: slow_consumers_closed)', () => counters.slowConsumersClosed)
   counter('protocol_errors_total', 'Sockets closed for breaking the WebSocket protocol (stats: protocol_errors)', () => counters.protocolErrors)
 

@@ -13,8 +13,9 @@ import type { Registry } from 'prom-client'
 import { readPresence, readChannelPresence, type PresenceConfig } from './presence-options'
 import { readHooks, type LifecycleHooks } from './lifecycle'
 import { readInbox, type InboxConfig } from './inbox'
+import { readChannelDelivery, type ChannelDelivery } from './delivery-options'
 
-export interface ChannelConfig {
+export interface ChannelConfig extends ChannelDelivery {
   readonly name: string
   /** Declared event types and their schemas; null when any type and any data is accepted. */
   readonly events: ReadonlyMap<string, EventSchema> | null
@@ -63,6 +64,8 @@ export interface Config extends HardeningConfig, ObservabilityConfig {
   readonly sse: boolean
   /** Direct messages kept per client id for replay (inbox.ts); null when off. */
   readonly inbox: InboxConfig | null
+  /** Milliseconds a WebSocket's frames may wait to be written together; 0: each tick's go out at its end (sender.ts). */
+  readonly flushInterval: number
 }
 
 /** Options read by readObservability() at the end of this file. */
@@ -83,7 +86,7 @@ const REGISTER_OPTIONS = ['prefix', 'logLevel', 'logSerializers']
 const KNOWN_OPTIONS = new Set([
   'channels', 'path', 'stats', 'heartbeatInterval', 'idleTimeout', 'maxPayload', 'maxMessageSize',
   'closeTimeout', 'maxBufferedBytes', 'slowConsumer', 'history', 'adapter', 'presence', 'hooks', 'sse', 'inbox',
-  ...HARDENING_OPTIONS, ...OBSERVABILITY_OPTIONS, ...REGISTER_OPTIONS
+  'flushInterval', ...HARDENING_OPTIONS, ...OBSERVABILITY_OPTIONS, ...REGISTER_OPTIONS
 ])
 
 export function describe (value: unknown): string {
@@ -158,7 +161,7 @@ function readChannels (channels: unknown, defaultHistory: HistoryConfig | null =
     for (const raw of channels) {
       const name = checkChannelName(raw)
       if (result.has(name)) fail(`channels: "${name}" is listed twice`)
-      result.set(name, { name, events: null, history: defaultHistory, latest: false, presence: false, joinLeave: false })
+      result.set(name, { name, events: null, history: defaultHistory, latest: false, presence: false, joinLeave: false, delivery: 'all', conflateBy: null })
     }
   } else if (typeof channels === 'object' && channels !== null) {
     for (const [rawName, declaration] of Object.entries(channels)) {
@@ -167,7 +170,7 @@ function readChannels (channels: unknown, defaultHistory: HistoryConfig | null =
         fail(`channels.${name} must be an object such as { events: { [type]: TSchema } }; got ${describe(declaration)}`)
       }
       const { events } = declaration as { events?: unknown }
-      const kept = { ...readChannelHistory(name, declaration, defaultHistory), ...readChannelPresence(name, declaration) }
+      const kept = { ...readChannelHistory(name, declaration, defaultHistory), ...readChannelPresence(name, declaration), ...readChannelDelivery(name, declaration) }
       if (events === undefined) {
         result.set(name, { name, events: null, ...kept })
         continue
@@ -304,6 +307,7 @@ export function buildConfig (input: NotificationsOptions | undefined): Config {
     hooks: readHooks(options.hooks),
     sse: booleanOption(options, 'sse', false),
     inbox: readInbox(options.inbox, hardening.authenticate !== null),
+    flushInterval: integerOption(options, 'flushInterval', 0, 0),
     ...hardening,
     ...readObservability(options)
   })

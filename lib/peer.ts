@@ -28,4 +28,12 @@ export interface PeerSocket {
  */
 export interface MessagePeer {
   write (message: EncodedMessage): void
+  /** What its bytes are written to: conflation.ts reads its need-drain flag and waits for 'drain'. */
+  readonly output: Drainable
+}
+
+/** A writable's backpressure signal: a TCP socket or an HTTP response. */
+export interface Drainable {
+  readonly writableNeedDrain: boolean
+  once (event: 'drain', listener: () => void): unknown
 }

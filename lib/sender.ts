@@ -3,7 +3,9 @@
 // frames of the tick wait on it and are handed to its TCP socket in one nextTick, as one buffer
 // in one write(). Sockets that got the same frames share that buffer (see Run), so a burst to a
 // channel is joined once, not once per subscriber. This is the hot path of fan-out: no closures,
-// no per-socket serialization, no per-socket timers.
+// no per-socket serialization, no per-socket timers. With a write window (flushInterval N > 0),
+// the frames wait up to N ms instead of a tick, behind one timer for all sockets of the
+// registration, so a socket's frames of N ms go out in one write.
 import { WebSocket } from 'ws'
 import type { Duplex } from 'node:stream'
 import type { MessagePeer, PeerSocket } from './peer'
@@ -131,7 +133,55 @@ export class Sender {
     const list = this.#queued
     this.#queued = []
     this.#single = null
+    this.#window = null
     for (let i = 0; i < list.length; i++) flush(list[i])
+  }
+
+  /** Milliseconds frames may wait (flushInterval); 0: until the end of the tick. */
+  readonly #interval: number
+  /** The window's one timer while frames wait in it. */
+  #window: NodeJS.Timeout | null = null
+
+  constructor (interval = 0) {
+    this.#interval = interval
+  }
+
+  // The first frame queued since the last flush: the frames go out at the end of the tick or window.
+  #schedule (): void {
+    if (this.#interval === 0) {
+      process.nextTick(this.#flushAll)
+      return
+    }
+    this.#window = setTimeout(this.#flushAll, this.#interval)
+    this.#window.unref()
+  }
+
+  /** Sockets to hand their frames over at the end of this tick, window or not (answers). */
+  #soon: Writable[] = []
+  readonly #flushSoon = (): void => {
+    const list = this.#soon
+    this.#soon = []
+    for (let i = 0; i < list.length; i++) flush(list[i])
+  }
+
+  /**
+   * Writes an answer to the peer's own frame (connected, pong, subscribed, a replay): like
+   * write(), but with a window the socket's frames (those waiting in the window first) go out at
+   * the end of this tick: the peer waits for no window to hear back.
+   */
+  answer (target: Writable, message: EncodedMessage): boolean {
+    if (this.#interval === 0 || target.direct === null) return this.write(target, message)
+    if (target.ws.readyState !== OPEN) return false
+    if (target.queued === null) target.queued = message.frame
+    else this.write(target, message)
+    if (this.#soon.push(target) === 1) process.nextTick(this.#flushSoon)
+    return true
+  }
+
+  /** Writes every socket's waiting frames now (at close: nothing is left in a window). */
+  flushAll (): void {
+    if (this.#window !== null) clearTimeout(this.#window)
+    this.#flushAll()
   }
 
   /** Writes one encoded message; false when the socket is not open. */
@@ -150,7 +200,7 @@ export class Sender {
     const queued = target.queued
     if (queued === null) {
       target.queued = frame
-      if (this.#queued.push(target) === 1) process.nextTick(this.#flushAll)
+      if (this.#queued.push(target) === 1) this.#schedule()
     } else if (queued instanceof Run) {
       target.queued = queued.followedBy(frame)
     } else {

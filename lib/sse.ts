@@ -169,6 +169,11 @@ export class SseStream extends EventEmitter implements PeerSocket, MessagePeer {
     for (const chunk of pending) this.#response.write(chunk)
   }
 
+  /** The response: its backpressure is the stream's (conflation.ts). */
+  get output (): ServerResponse {
+    return this.#response
+  }
+
   /** What the reader has not read (this tick's events left out, as on a WebSocket). */
   get bufferedAmount (): number {
     return this.#response.writableLength

@@ -21,7 +21,8 @@ export const StatsSchema = Type.Object({
   broker_errors: Type.Integer({ description: 'broker (Redis) connection errors and failed publishes; 0 without a broker' }),
   protocol_errors: Type.Integer({ description: 'sockets closed for breaking the WebSocket protocol (invalid UTF-8, unmasked frame, bad opcode, frame over maxPayload)' }),
   websocket_clients: Type.Integer({ description: 'WebSocket sockets open now (of total_clients)' }),
-  sse_clients: Type.Integer({ description: 'Server-Sent Events streams open now (of total_clients)' })
+  sse_clients: Type.Integer({ description: 'Server-Sent Events streams open now (of total_clients)' }),
+  messages_conflated: Type.Integer({ description: 'messages of delivery: latest channels replaced by a newer one before a subscriber that was behind got them' })
 })
 export type StatsSnapshot = Static<typeof StatsSchema>
 
@@ -48,6 +49,8 @@ export class Counters {
   brokerErrors = 0
   /** Peers' WebSocket protocol violations (connection.ts): each closes its socket. */
   protocolErrors = 0
+  /** Messages of 'latest' channels replaced by a newer one before a behind socket got them (conflation.ts). */
+  messagesConflated = 0
   /**
    * The name stats list a subscribed channel under; set once at registration (index.ts) to
    * declaredNameOf(registry). The default (the name itself) only serves a hub without declarations.
@@ -88,6 +91,7 @@ export function snapshot (counters: Counters, openSockets: number, subscribers: 
     broker_errors: counters.brokerErrors,
     protocol_errors: counters.protocolErrors,
     websocket_clients: openSockets - sseStreams,
-    sse_clients: sseStreams
+    sse_clients: sseStreams,
+    messages_conflated: counters.messagesConflated
   }
 }

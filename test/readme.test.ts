@@ -58,7 +58,7 @@ async function load (t: Test, name: string, replace: Record<string, string> = {}
 test('README blocks', async (t) => {
   rmSync(workDir, { recursive: true, force: true })
   mkdirSync(workDir, { recursive: true })
-  t.same([...blocks.keys()].sort(), ['api', 'hooks', 'inbox', 'per-user', 'presence', 'sse', 'stats', 'usage', 'worker'], 'every runnable block is exercised below')
+  t.same([...blocks.keys()].sort(), ['api', 'conflation', 'hooks', 'inbox', 'per-user', 'presence', 'sse', 'stats', 'usage', 'worker'], 'every runnable block is exercised below')
   t.same(duplicates, [], 'no block name is marked twice across README.md and docs/*.md')
 
   t.test('each block type-checks alone, as an ES module importing the package', async (t) => {
@@ -88,6 +88,19 @@ test('README blocks', async (t) => {
     t.equal(await notify('error_firewall', 'error_blocked', { error_id: 'e1', solution: 'retry' }), 0, 'the replaced service\'s error_blocked is accepted')
     await t.rejects(notify('db_pool_stats', 'pool_drained', {}), { code: 'FST_WS_NOTIFY_UNKNOWN_EVENT' })
     await t.rejects(notify('nope', 'x', {}), { code: 'FST_WS_NOTIFY_UNKNOWN_CHANNEL' })
+  })
+
+  t.test('conflation: a progress update reaches a subscriber of the latest channel', async (t) => {
+    const { app, url } = await load(t, 'conflation')
+    const client = new Client(`${url}/ws`)
+    t.teardown(() => client.ws.terminate())
+    await client.waitFor(1)
+    await client.request({ action: 'subscribe', channel: 'search_progress' })
+    const response = await app.inject({ method: 'POST', url: '/search/q1/progress' })
+    t.same(response.json(), { delivered: 1 })
+    const [, , update] = await client.waitFor(3)
+    t.match(update, { type: 'progress', channel: 'search_progress', data: { query_id: 'q1', percent: 42 } })
+    t.equal(app.notifications.stats().messages_conflated, 0, 'a reader that keeps up gets every update')
   })
 
   t.test('api: a shipment reaches the channel and the customer directly', async (t) => {

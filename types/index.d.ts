@@ -135,6 +135,14 @@ declare namespace fastifyWsNotify {
     readonly presence?: boolean
     /** Subscribers receive `join`/`leave` when a client id's first socket subscribes and its last one leaves; implies `presence`. Default `false`. */
     readonly joinLeave?: boolean
+    /**
+     * `'latest'`: a subscriber that is behind (its earlier frames not yet taken by the kernel) gets
+     * only the newest message per `conflateBy` key once it drains, instead of a queue, and is never
+     * closed as a slow consumer for this channel. Default `'all'`.
+     */
+    readonly delivery?: 'all' | 'latest'
+    /** With `delivery: 'latest'`: the data field whose value keys conflation (`query_id`); without it the channel is one key. */
+    readonly conflateBy?: string
   }
 
   /** Plugin-wide `presence` option: bounds and what of a member is shown. */
@@ -233,6 +241,12 @@ declare namespace fastifyWsNotify {
     maxBufferedBytes?: number
     /** What to do with a socket over `maxBufferedBytes`: close it with 1013 (default) or drop its messages and replies. */
     slowConsumer?: 'close' | 'drop'
+    /**
+     * Write window in milliseconds: a WebSocket's frames wait up to this long and go out in one
+     * write (one timer per registration). Less CPU per delivery, up to this much more latency.
+     * SSE streams are not windowed. Default 0 (off: each event-loop tick's frames go out at its end).
+     */
+    flushInterval?: number
     /** A broker adapter for several instances, such as `redisAdapter({ redis })`. Default: this process only. */
     adapter?: AdapterFactory
     /**
@@ -346,6 +360,8 @@ declare namespace fastifyWsNotify {
     bytes_sent: number
     messages_dropped: number
     slow_consumers_closed: number
+    /** Messages of `delivery: 'latest'` channels replaced by a newer one before a subscriber that was behind got them. */
+    messages_conflated: number
     history_messages: number
     /** Direct messages kept in inboxes in this process's memory (0 with the Redis adapter: they are in Redis). */
     inbox_messages: number

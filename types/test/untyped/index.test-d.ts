@@ -157,3 +157,13 @@ assert<Equal<typeof stats.inbox_messages, number>>()
 // @ts-expect-error the cluster sums have no inbox_messages (inboxes are in Redis there)
 void stats.cluster?.inbox_messages
 createPublisher({ redis: 'redis://127.0.0.1:6379', channels: ['a'], inbox: { size: 10, ttl: 60_000 } }).close().catch(() => {})
+// Issue 15: conflation on a channel, the write window.
+app.register(notifications, { channels: { progress: { delivery: 'latest', conflateBy: 'query_id' }, plain: { delivery: 'all' } }, flushInterval: 5 })
+app.register(notifications, { channels: { progress: { delivery: 'latest' } } })
+// @ts-expect-error delivery is 'all' | 'latest'
+app.register(notifications, { channels: { progress: { delivery: 'newest' } } })
+// @ts-expect-error conflateBy names a data field: a string
+app.register(notifications, { channels: { progress: { delivery: 'latest', conflateBy: 1 } } })
+// @ts-expect-error flushInterval is in milliseconds: a number
+app.register(notifications, { channels: ['a'], flushInterval: '5ms' })
+assert<Equal<NotificationStats['messages_conflated'], number>>()

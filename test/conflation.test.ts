@@ -1,0 +1,175 @@
+// Conflation (issue 15, part 1): on a `delivery: 'latest'` channel, a subscriber that stops
+// reading is not queued every update: once its socket is behind, the newest message per
+// `conflateBy` key is held for it, and written when it reads again. It is not closed as a slow
+// consumer, every other subscriber still gets every message, and stats count what was conflated.
+import { test, type Test } from 'tap'
+import Fastify, { type FastifyInstance } from 'fastify'
+import WebSocket from 'ws'
+import type { Socket } from 'node:net'
+import notifications from '../lib/index'
+import { waitUntil, within } from './helper'
+
+const MESSAGE_BYTES = 64 * 1024
+/** Enough to fill any loopback kernel buffer many times over, if the slow socket never got behind. */
+const MAX_ROUNDS = 400
+const PAD = 'x'.repeat(MESSAGE_BYTES)
+const KEYS = ['q1', 'q2']
+
+interface Update { query_id: string, seq: number }
+
+/** A real client that keeps each update's key and seq, not its payload. */
+class Reader {
+  readonly ws: WebSocket
+  readonly updates: Update[] = []
+  readonly control: Array<Record<string, unknown>> = []
+  readonly opened: Promise<void>
+
+  constructor (url: string) {
+    this.ws = new WebSocket(`${url}/ws`)
+    this.ws.on('error', () => {})
+    this.opened = new Promise((resolve, reject) => {
+      this.ws.once('open', () => resolve())
+      this.ws.once('error', reject)
+    })
+    this.ws.on('message', (raw) => {
+      const frame = JSON.parse(raw.toString()) as { type: string, data?: Update }
+      if (frame.type === 'progress') this.updates.push({ query_id: (frame.data as Update).query_id, seq: (frame.data as Update).seq })
+      else this.control.push(frame)
+    })
+  }
+
+  /** The TCP socket under the ws client: pausing it makes a peer that stops reading. */
+  get tcp (): Socket {
+    return (this.ws as unknown as { _socket: Socket })._socket
+  }
+
+  async subscribe (channel: string): Promise<void> {
+    this.ws.send(JSON.stringify({ action: 'subscribe', channel }))
+    await waitUntil(() => this.control.some((frame) => frame.type === 'subscribed'), 'subscribed')
+  }
+
+  last (key: string): number | undefined {
+    return this.updates.filter((update) => update.query_id === key).at(-1)?.seq
+  }
+}
+
+async function setup (t: Test): Promise<{ app: FastifyInstance, url: string }> {
+  const app = Fastify()
+  await app.register(notifications, {
+    channels: { search_progress: { delivery: 'latest', conflateBy: 'query_id' } },
+    heartbeatInterval: 0,
+    closeTimeout: 25_000
+  })
+  const address = await app.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(async () => { await app.close() })
+  return { app, url: address.replace('http', 'ws') }
+}
+
+test('a paused reader on a latest channel gets only the newest update per key, is not closed; others get everything', async (t) => {
+  const { app, url } = await setup(t)
+  const slow = new Reader(url)
+  const healthy = [new Reader(url), new Reader(url)]
+  t.teardown(() => { for (const reader of [slow, ...healthy]) reader.ws.terminate() })
+  for (const reader of [slow, ...healthy]) {
+    await reader.opened
+    await reader.subscribe('search_progress')
+  }
+  const port = slow.tcp.localPort
+  const slowServerSide = [...app.websocketServer.clients].find((ws) => (ws as unknown as { _socket: Socket })._socket.remotePort === port)
+  if (slowServerSide === undefined) throw new Error('no server side for the slow client')
+  const slowTcp = (slowServerSide as unknown as { _socket: Socket })._socket
+  slow.tcp.pause()
+
+  let seq = 0
+  const publish = async (): Promise<void> => {
+    // One update per key, then the healthy readers catch up: only the paused one is ever behind.
+    for (const key of KEYS) await app.notify('search_progress', 'progress', { query_id: key, seq: seq++, pad: PAD })
+    for (const reader of healthy) await waitUntil(() => reader.updates.length === seq, 'a healthy reader to catch up', 15_000)
+  }
+  // Until the paused socket is behind (the kernel's buffers full), then well past it.
+  let rounds = 0
+  while (!slowTcp.writableNeedDrain && rounds < MAX_ROUNDS) {
+    await publish()
+    rounds++
+  }
+  t.ok(slowTcp.writableNeedDrain, `the paused socket fell behind after ${rounds} rounds`)
+  for (let i = 0; i < 50; i++) await publish()
+  const lastOf = (key: string): number => seq - KEYS.length + KEYS.indexOf(key)
+
+  const stats = app.notifications.stats()
+  t.ok(stats.messages_conflated >= 90, `${stats.messages_conflated} updates were conflated for the paused reader`)
+  t.equal(stats.slow_consumers_closed, 0, 'it was not closed as a slow consumer')
+  t.equal(stats.messages_dropped, 0, 'and nothing was dropped')
+  t.equal(stats.total_clients, 3, 'it is still connected')
+  t.ok(slowTcp.writableLength < 8 * MESSAGE_BYTES, `its queue stayed bounded (${slowTcp.writableLength} bytes), not ${50 * KEYS.length} updates`)
+  for (const [i, reader] of healthy.entries()) {
+    t.same(reader.updates.map((update) => update.seq), [...Array(seq).keys()], `healthy reader ${i} got every update, in order`)
+  }
+
+  slow.tcp.resume()
+  for (const key of KEYS) await waitUntil(() => slow.last(key) === lastOf(key), `the paused reader to get the newest ${key}`, 15_000)
+  t.equal(slowServerSide.readyState, WebSocket.OPEN, 'its socket is open')
+  for (const key of KEYS) {
+    const seqs = slow.updates.filter((update) => update.query_id === key).map((update) => update.seq)
+    t.ok(seqs.every((value, i) => i === 0 || value > seqs[i - 1]), `its ${key} updates arrived in order`)
+  }
+  // Everything it got before falling behind, then one (the newest) per key.
+  t.equal(slow.updates.length, seq - stats.messages_conflated, 'it got every update but the conflated ones')
+  const after = app.notifications.stats()
+  t.equal(after.total_messages_sent, seq * 3 - after.messages_conflated, 'sent counts every update written, the held ones once released')
+
+  // It reads again: later updates reach it directly, nothing more is conflated.
+  await publish()
+  for (const key of KEYS) await waitUntil(() => slow.last(key) === lastOf(key), `the reader to get the next ${key}`)
+  t.equal(app.notifications.stats().messages_conflated, stats.messages_conflated, 'a reader that keeps up is not conflated')
+})
+
+test('messages_conflated is in /ws/stats and /ws/metrics', async (t) => {
+  const app = Fastify()
+  await app.register(notifications, { channels: { p: { delivery: 'latest' } }, metrics: true })
+  t.teardown(async () => { await app.close() })
+  const stats = await app.inject('/ws/stats')
+  t.equal(stats.json().messages_conflated, 0, 'stats: messages_conflated')
+  const metrics = await app.inject('/ws/metrics')
+  t.match(metrics.body, /ws_notify_messages_conflated_total 0/, 'metrics: messages_conflated_total')
+})
+
+test('delivery and conflateBy are validated at registration', async (t) => {
+  const cases: Array<[unknown, RegExp]> = [
+    [{ delivery: 'some' }, /channels\.c\.delivery must be "all" or "latest"; got string "some"/],
+    [{ delivery: 'latest', conflateBy: 5 }, /channels\.c\.conflateBy must be the name of a data field .*got number 5/],
+    [{ delivery: 'latest', conflateBy: '' }, /channels\.c\.conflateBy must be the name of a data field/],
+    [{ conflateBy: 'query_id' }, /channels\.c\.conflateBy needs delivery: "latest"/],
+    [{ delivery: 'all', conflateBy: 'query_id' }, /channels\.c\.conflateBy needs delivery: "latest"/]
+  ]
+  for (const [declaration, message] of cases) {
+    const app = Fastify()
+    await t.rejects(async () => await app.register(notifications, { channels: { c: declaration as object } }).ready(), { code: 'FST_WS_NOTIFY_INVALID_OPTION', message })
+    await app.close()
+  }
+  const app = Fastify()
+  await app.register(notifications, { channels: { c: { delivery: 'latest', conflateBy: 'query_id' }, d: { delivery: 'all' } } })
+  await app.ready()
+  t.pass('delivery "latest" with conflateBy, and "all", are accepted')
+  await app.close()
+})
+
+test('a reader that leaves while updates are held for it is removed cleanly, never counted as a slow consumer', async (t) => {
+  const { app, url } = await setup(t)
+  const slow = new Reader(url)
+  await slow.opened
+  await slow.subscribe('search_progress')
+  slow.tcp.pause()
+  const serverSide = [...app.websocketServer.clients][0] as unknown as { _socket: Socket }
+  let seq = 0
+  for (let i = 0; i < MAX_ROUNDS && app.notifications.stats().messages_conflated === 0; i++) {
+    await app.notify('search_progress', 'progress', { query_id: 'q1', seq: seq++, pad: PAD })
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  t.ok(app.notifications.stats().messages_conflated > 0, 'updates were conflated for the paused reader')
+  t.ok(serverSide._socket.writableNeedDrain, 'its socket is behind')
+  slow.ws.terminate()
+  await within(new Promise((resolve) => slow.ws.once('close', resolve)), 'the reader to close')
+  await waitUntil(() => app.notifications.stats().total_clients === 0, 'the server to see it gone')
+  t.equal(app.notifications.stats().slow_consumers_closed, 0, 'never counted as a slow consumer')
+})
