@@ -4,29 +4,10 @@
 // unref'd timer per member in grace), so a reconnect within it is no leave and no join. What a
 // member's arrival and departure mean (a local join/leave frame, or a write to Redis) is the
 // sink's business: memorySink below, or redis-presence.ts.
-import type { Identity } from '../types/index'
+import type { Identity, PresenceCounts, PresenceList, PresenceMember } from '../types/index'
 import type { PresenceConfig } from './presence-options'
 
-/** One member as listed in a `presence` reply; `info` only when the app's presence.info gave some. */
-export interface PresenceMember {
-  readonly client: string
-  readonly info?: unknown
-}
-
-export interface PresenceList {
-  readonly members: PresenceMember[]
-  /** Members in all, listed or not. */
-  readonly total: number
-  /** More members than presence.maxListed: only the first maxListed are listed. */
-  readonly truncated: boolean
-}
-
-export interface PresenceCounts {
-  /** Sockets subscribed. */
-  readonly clients: number
-  /** Distinct client ids (members). */
-  readonly users: number
-}
+export type { PresenceMember, PresenceList, PresenceCounts }
 
 /** Where presence is answered from: this instance's tracker, or Redis for the whole cluster. */
 export interface PresenceSource {
