@@ -151,7 +151,7 @@ function markdown (results) {
     }
   }
   parts.push(`### S2 latency (${fmt(results.s2Rate)} notifications/s, 100 B, \`notify\` to receipt)\n\n` +
-    'The floor row is bench/floor.c: a C program that writes the same frame to as many loopback sockets, one `write()` each, at the same pace, measured in the same rounds (no event loop: no loop delay).\n\n' +
+    'The floor row is bench/floor.c: a C program that writes the same frame to as many loopback sockets, one `write()` each, at the same pace, run right before and right after the plugin in each round (the mean of the two; no event loop: no loop delay).\n\n' +
     table(['scenario', 'contender', 'p50 ms', 'p99 ms', 'max ms', 'loop delay p99 ms', 'loop delay max ms', 'server CPU ns / delivery'], s2Rows))
 
   const s3Rows = []
