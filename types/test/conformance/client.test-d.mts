@@ -8,7 +8,7 @@ import type { NodeEventSource } from '../../../lib/event-source.js'
 import type { Assignable, Same } from './assert.js'
 
 export type Client = [
-  Same<keyof typeof lib, 'createClient' | 'closeCodeAction' | 'NotifyClientError'>,
+  Same<keyof typeof lib, keyof typeof Public>,
   Same<typeof lib.createClient, typeof Public.createClient>,
   Same<typeof lib.closeCodeAction, typeof Public.closeCodeAction>,
   Same<typeof lib.NotifyClientError, typeof Public.NotifyClientError>,
