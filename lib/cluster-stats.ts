@@ -11,7 +11,10 @@ import { Type, type Static } from '@sinclair/typebox'
 import type { Redis } from 'ioredis'
 import { StatsSchema, type StatsSnapshot } from './stats'
 
-/** The sums over live instances (channel figures merged; history_messages is the largest copy). */
+/**
+ * The sums over live instances (channel figures merged; history_messages is the largest copy).
+ * Checked against the public ClusterStats by types/test/conformance.
+ */
 export const ClusterStatsSchema = Type.Object({
   instances: Type.Integer({ description: 'instances that reported within three intervals' }),
   total_clients: Type.Integer(),

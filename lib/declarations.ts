@@ -2,20 +2,15 @@
 // default history into each channel's own declaration, so that `createPublisher({ channels })`
 // knows which channels keep history (and has Redis give its messages offsets) exactly as the
 // instances do, with no second `history` option to keep in step.
-import type { ChannelDeclaration, HistoryOptions } from '../types/index'
+import type { ChannelDeclaration, ChannelDefaults } from '../types/index'
 import { isChannelPattern } from './auth'
 import { FST_WS_NOTIFY_INVALID_OPTION } from './errors'
-
-export interface ChannelDefaults {
-  /** History of every channel whose declaration does not say `history` (namespaces excepted). */
-  history?: HistoryOptions | false
-}
 
 /**
  * The declarations with `defaults` folded in. A namespace (`user:*`) keeps only what it declares
  * itself, as with the plugin-wide `history` under the Redis adapter. Checked fully where used.
  */
-export function defineChannels<C extends Readonly<Record<string, ChannelDeclaration>>> (channels: C, defaults: ChannelDefaults = {}): C {
+export function defineChannels<const C extends Readonly<Record<string, ChannelDeclaration>>> (channels: C, defaults: ChannelDefaults = {}): C {
   if (typeof channels !== 'object' || channels === null || Array.isArray(channels)) {
     throw new FST_WS_NOTIFY_INVALID_OPTION('defineChannels: channels must be a map of channel declarations')
   }

@@ -3,7 +3,10 @@
 // channel (user:alice) names an identity, so it is listed under its declared pattern (user:*).
 import { Type, type Static } from '@sinclair/typebox'
 
-/** Response schema of the stats route: PROTOCOL.md's keys plus ours. */
+/**
+ * Response schema of the stats route: PROTOCOL.md's keys plus ours. Its Static is checked against
+ * the public NotificationStats by types/test/conformance (a key added to one side only fails there).
+ */
 export const StatsSchema = Type.Object({
   total_clients: Type.Integer({ description: 'sockets open now' }),
   total_channels: Type.Integer({ description: 'channels with at least one subscriber now' }),

@@ -12,13 +12,17 @@ import type {
   ConnectionState,
   EventSourceConstructor,
   EventSourceLike,
+  Notification,
   NotifyClient,
+  NotifyClientError as PublicNotifyClientError,
   ResumePosition,
+  Subscription,
   Transport,
   TransportOption,
   WebSocketConstructor,
   WebSocketLike
 } from '../../types/client.mjs'
+import type { ChannelName, ConcreteChannel } from '../../types/index.js'
 
 const OPEN = 1
 /** Close code the client uses when it gives up on a dead socket: 42xx, reconnect at once. */
@@ -42,7 +46,7 @@ export function closeCodeAction (code: number): CloseCodeAction {
 /** The shortest wait before reconnecting after a "later" close (capped by `maxDelay`). */
 const LATER_DELAY = 1000
 
-export class NotifyClientError extends Error {
+export class NotifyClientError extends Error implements PublicNotifyClientError {
   readonly code: string
   readonly channel: string | undefined
 
@@ -95,7 +99,9 @@ function streamUrlOf (url: URL): URL {
   return stream
 }
 
-class Client {
+// Implements the public interface, so that types/client.d.mts and this class cannot drift apart:
+// `E` types `subscribe` only; at run time every channel and event is handled alike.
+class Client<E> implements NotifyClient<E> {
   readonly #url: URL
   readonly #WebSocket: WebSocketConstructor | undefined
   readonly #EventSource: EventSourceConstructor | undefined
@@ -178,7 +184,9 @@ class Client {
   get clientId (): string | undefined { return this.#clientId }
   get transport (): Transport { return this.#transport }
 
-  subscribe (channel: string, fn: (notification: never) => void): Promise<{ channel: string, unsubscribe (): void }> {
+  // The public signature, then the implementation's: handlers get whatever frame arrives.
+  subscribe<K extends ChannelName<E>> (channel: ConcreteChannel<E, K>, handler: (notification: Notification<E, K>) => void): Promise<Subscription<K>>
+  subscribe (channel: string, fn: (notification: never) => void): Promise<Subscription> {
     if (this.#state === 'closed') return Promise.reject(new NotifyClientError('CLOSED', 'the client is closed', channel))
     if (typeof channel !== 'string' || typeof fn !== 'function') {
       return Promise.reject(new TypeError('subscribe(channel, handler): channel must be a string and handler a function'))
@@ -699,5 +707,5 @@ async function probeStatus (url: URL): Promise<number | undefined> {
 
 /** Opens a client to `url` and keeps it connected until `close()`. See types/client.d.mts. */
 export function createClient<E> (url: string, options?: ClientOptions): NotifyClient<E> {
-  return new Client(url, options) as unknown as NotifyClient<E>
+  return new Client<E>(url, options)
 }
