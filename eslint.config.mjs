@@ -3,16 +3,18 @@ import neostandard from 'neostandard'
 export default [
   ...neostandard({
     ts: true,
+    // The browser client and its type tests are ES modules in TypeScript (.mts).
+    filesTs: ['**/*.mts'],
     ignores: ['dist/**', 'coverage/**', '.tap/**', 'node_modules/**', 'test/.readme/**', 'test/screenshots/**']
   }),
   {
     // TypeBox's idiom names a schema and its Static type alike; tsc already rejects real redeclarations.
-    files: ['**/*.ts'],
+    files: ['**/*.ts', '**/*.mts'],
     rules: { '@typescript-eslint/no-redeclare': 'off' }
   },
   {
     // Type tests declare values only to check their types.
-    files: ['types/test/**/*.ts'],
+    files: ['types/test/**/*.ts', 'types/test/**/*.mts'],
     rules: { '@typescript-eslint/no-unused-vars': 'off', 'no-void': 'off' }
   }
 ]
