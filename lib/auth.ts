@@ -2,14 +2,14 @@
 // identity becomes the client id), the `authorize` check on every subscribe, and channel namespace
 // patterns such as `user:*` that make per-identity private channels possible.
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { AuthenticateResult, Identity } from '../types/index'
+import type { AuthenticateResult, AuthorizeContext, Identity } from '../types/index'
 import { CHANNEL_NAME_MAX, CLIENT_ID_CHARS, CLIENT_ID_PATTERN } from './protocol'
 import { FST_WS_NOTIFY_INVALID_IDENTITY } from './errors'
 
 export type AuthenticateHook = (request: FastifyRequest) => AuthenticateResult | Promise<AuthenticateResult>
 /** What `authorize` is asked about: joining a channel, or reading who is on it (presence). */
-export type AuthorizeAction = 'subscribe' | 'presence'
-export type AuthorizeHook = (identity: Identity, channel: string, request: FastifyRequest, context: { action: AuthorizeAction }) => boolean | Promise<boolean>
+export type AuthorizeAction = AuthorizeContext['action']
+export type AuthorizeHook = (identity: Identity, channel: string, request: FastifyRequest, context: AuthorizeContext) => boolean | Promise<boolean>
 
 export interface AuthConfig {
   readonly authenticate: AuthenticateHook | null
