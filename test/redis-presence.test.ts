@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs'
 import { Redis } from 'ioredis'
 import { join } from 'node:path'
 import { ask, connect, waitUntil, type Client, type Frame } from './helper'
-import { REDIS_SKIP, REDIS_URL, buildCluster, deleteKeys, freePort, kill, startRedis, testPrefix } from './redis-helper'
+import { REDIS_SKIP, REDIS_URL, buildCluster, deleteKeys, freePort, kill, quiet, startRedis, testPrefix } from './redis-helper'
 import { root, spawnChild } from './child'
 import { PRESENCE_MISSED_HEARTBEATS } from '../lib/redis-presence'
 
@@ -63,9 +63,11 @@ test('join and leave are delivered once per subscriber, cluster-wide; none on ch
   await waitUntil(async () => (await a.app.notifications.presenceStats('room')).clients === 3, 'one tab of carol closed')
   carol2.close()
   await waitUntil(() => eventsOf(onA).includes('leave carol') && eventsOf(onB).includes('leave carol'), 'carol left')
-  // What came after the leave would be a duplicate: a ping round trip on each instance proves none is on its way.
-  await onA.settle()
-  await onB.settle()
+  // What came after the leave would be a duplicate. Join/leave frames are published on each
+  // instance's command connection, as notify is: markers from both instances, once received,
+  // prove no join or leave published before them is still on its way (a ping round trip would
+  // prove it only for what the watcher's own instance had already written).
+  await quiet([a.app, b.app], 'room', [onA, onB])
   for (const watcher of [onA, onB]) {
     t.same(eventsOf(watcher).filter((event) => event.endsWith('carol')), ['join carol', 'leave carol'], 'one join, one leave')
   }
