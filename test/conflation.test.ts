@@ -8,6 +8,7 @@ import WebSocket from 'ws'
 import type { Socket } from 'node:net'
 import notifications from '../lib/index'
 import { waitUntil, within } from './helper'
+import { watchHeld } from './conflation-helper'
 
 const MESSAGE_BYTES = 64 * 1024
 /** Enough to fill any loopback kernel buffer many times over, if the slow socket never got behind. */
@@ -122,6 +123,35 @@ test('a paused reader on a latest channel gets only the newest update per key, i
   await publish()
   for (const key of KEYS) await waitUntil(() => slow.last(key) === lastOf(key), `the reader to get the next ${key}`)
   t.equal(app.notifications.stats().messages_conflated, stats.messages_conflated, 'a reader that keeps up is not conflated')
+})
+
+test('what is held for a socket that is behind is one message per key: 1 000 updates over 3 keys, at most 3 held', async (t) => {
+  const held = watchHeld(t)
+  const { app, url } = await setup(t)
+  const slow = new Reader(url)
+  t.teardown(() => slow.ws.terminate())
+  await slow.opened
+  await slow.subscribe('search_progress')
+  slow.tcp.pause()
+  const keys = ['q1', 'q2', 'q3']
+  // A turn of the event loop after each update: its frame is handed to the socket before the next.
+  const publish = async (seq: number): Promise<void> => {
+    await app.notify('search_progress', 'progress', { query_id: keys[seq % keys.length], seq, pad: PAD })
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  let seq = 0
+  for (; app.notifications.stats().messages_conflated === 0 && seq < MAX_ROUNDS; seq++) await publish(seq)
+  t.ok(app.notifications.stats().messages_conflated > 0, `the paused socket fell behind after ${seq} updates`)
+  for (const end = seq + 1000; seq < end; seq++) await publish(seq)
+
+  const [side] = held.peak.keys()
+  t.equal(held.peak.size, 1, 'conflation held for the one paused socket')
+  t.ok((held.peak.get(side) ?? 0) <= keys.length, `at most one message per key held at once (${held.peak.get(side) ?? 0})`)
+  t.equal(held.now(side), keys.length, 'one per key held now')
+  const stats = app.notifications.stats()
+  t.equal(stats.total_messages_sent + stats.messages_conflated + held.now(side), seq,
+    'each update was written, replaced (messages_conflated) or is held: none lost or counted twice')
+  t.equal(stats.slow_consumers_closed, 0, 'never counted as a slow consumer')
 })
 
 test('messages_conflated is in /ws/stats and /ws/metrics', async (t) => {

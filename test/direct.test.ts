@@ -1,7 +1,7 @@
 // Point to point: sendTo() reaches every socket of one client id, disconnect() closes them all,
 // channels() lists the declared names.
 import { test } from 'tap'
-import { build, connect, fetchStats, sleep, tcpSocketOf, waitUntil, within } from './helper'
+import { build, connect, fetchStats, tcpSocketOf, waitUntil, within } from './helper'
 
 test('sendTo reaches every socket of the client id with {type, data, timestamp} and no channel', async (t) => {
   const { app, url, http } = await build(t)
@@ -27,7 +27,7 @@ test('sendTo reaches every socket of the client id with {type, data, timestamp} 
 
   tab1.close()
   await tab1.closed
-  await sleep(20)
+  await waitUntil(() => app.notifications.stats().total_clients === 2, 'the server to drop the closed tab')
   t.equal(await app.notifications.sendTo('alice', 'one-left', {}), 1, 'the remaining tab still gets it')
 })
 

@@ -32,6 +32,8 @@ test('heartbeatInterval 0 sends no pings', async (t) => {
   let pings = 0
   mute.ws.on('ping', () => { pings++ })
   await sleep(200)
+  // A ping the server wrote in that time would be read before the answer to this one.
+  await mute.settle()
   t.equal(pings, 0)
   t.equal(mute.ws.readyState, mute.ws.OPEN)
 })
@@ -48,6 +50,8 @@ test('idleTimeout closes a socket from which nothing arrived and keeps one that 
   t.same(await within(silent.closed, 'the silent socket to be closed', 3000), { code: 1000, reason: 'idle timeout' })
   t.same(app.notifications.stats().channel_stats, {}, 'removed from the hub')
   await sleep(1000)
+  // A close the server wrote in that time would be read before the answer to this ping.
+  await talking.settle()
   t.equal(talking.ws.readyState, talking.ws.OPEN, 'a socket that sends frames stays')
   clearInterval(talk)
   t.equal(app.notifications.stats().total_clients, 1)
@@ -57,6 +61,7 @@ test('pongs count as activity for idleTimeout', async (t) => {
   const { app, url } = await build(t, { heartbeatInterval: 100, idleTimeout: 500 })
   const client = await connect(t, url)
   await sleep(1200)
+  await client.settle()
   t.equal(client.ws.readyState, client.ws.OPEN, 'a peer that only answers pings is not idle')
   t.equal(app.notifications.stats().total_clients, 1)
 })
@@ -65,5 +70,6 @@ test('idleTimeout 0 never closes', async (t) => {
   const { url } = await build(t, { heartbeatInterval: 0, idleTimeout: 0 })
   const silent = await connect(t, url, '', { autoPong: false })
   await sleep(200)
+  await silent.settle()
   t.equal(silent.ws.readyState, silent.ws.OPEN)
 })

@@ -45,7 +45,7 @@ test('presence lists the members of a channel; several tabs of one client id are
 })
 
 test('join and leave: only on joinLeave channels, once per client id, not for a second tab', async (t) => {
-  const { url } = await build(t, { channels, presence: { grace: 0 } })
+  const { app, url } = await build(t, { channels, presence: { grace: 0 } })
   const watcher = await connect(t, url, '?client_id=watcher')
   await subscribe(watcher, 'room')
   await subscribe(watcher, 'board')
@@ -57,9 +57,12 @@ test('join and leave: only on joinLeave channels, once per client id, not for a 
   await waitUntil(() => joinsOf(watcher).length >= 2, 'carol joined')
   c2.close()
   await c2.closed
+  // A leave is written when the server drops the socket: each ping round trip comes after that.
+  await waitUntil(() => app.notifications.stats().total_clients === 2, 'the server to drop the second tab')
   await watcher.settle()
   c1.close()
   await waitUntil(() => joinsOf(watcher).length >= 3, 'carol left')
+  await waitUntil(() => app.notifications.stats().total_clients === 1, 'the server to drop the first tab')
   await watcher.settle()
   const events = joinsOf(watcher).map((frame) => `${frame.type} ${frame.channel} ${frame.client}`)
   t.same(events, ['join room watcher', 'join room carol', 'leave room carol'], 'no event on board (presence without joinLeave), none for the 2nd tab')
@@ -74,6 +77,8 @@ test('a reconnect within the grace does not flap; after it, one leave', async (t
   await subscribe(first, 'room')
   first.ws.terminate()
   await first.closed
+  // Dropped by the server before the reconnect, so a leave written at the drop comes before the ping round trip.
+  await waitUntil(() => app.notifications.stats().total_clients === 1, 'the server to drop the first socket')
   const again = await connect(t, url, '?client_id=dave')
   await subscribe(again, 'room')
   await watcher.settle()
@@ -95,6 +100,8 @@ test('channels without presence: PRESENCE_NOT_ENABLED, FST_WS_NOTIFY_NO_PRESENCE
   await subscribe(other, 'plain')
   other.close()
   await other.closed
+  // A leave is written when the server drops the socket: the ping round trip must come after that.
+  await waitUntil(() => app.notifications.stats().total_clients === 1, 'the server to drop the closed socket')
   await client.settle()
   t.same(joinsOf(client), [], 'no join/leave on a channel without joinLeave')
   await t.rejects(app.notifications.presence('plain'), { code: 'FST_WS_NOTIFY_NO_PRESENCE' })

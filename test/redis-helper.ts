@@ -113,6 +113,43 @@ export function notificationsOf (client: Client, channel: string): Frame[] {
   return client.frames.filter((frame) => frame.channel === channel && 'data' in frame)
 }
 
+let markers = 0
+
+/** An instance (`app`) or a worker's createPublisher(). */
+export interface Notifier {
+  notify: (channel: string, type: string, data: { marker: string }) => Promise<unknown>
+}
+
+/**
+ * Notifies a marker on `channel` from `app` and returns how to recognize it. Across instances it
+ * is what `settle()` is on one: Redis runs one connection's commands in order and delivers pub/sub
+ * in the order it ran them, and an instance delivers its subscription in order, so the marker
+ * reaches each subscriber after everything `app` published before it (and everything any
+ * instance published whose notify() had resolved). Publish it from the instance (or worker) that
+ * published what must not arrive. On a history channel it takes an offset of its own.
+ */
+export async function publishMarker (app: Notifier, channel: string): Promise<(frame: Frame) => boolean> {
+  const marker = `marker-${++markers}`
+  await app.notify(channel, 'marker', { marker })
+  return (frame) => frame.channel === channel && frame.type === 'marker' && frame.data?.marker === marker
+}
+
+/**
+ * Proves nothing more published on `channel` before now is on its way to `clients`: resolves once
+ * each got a marker published from each of `from` (see publishMarker), and removes the markers
+ * from their frames, so what was received before them is what a test checks.
+ */
+export async function quiet (from: readonly Notifier[], channel: string, clients: readonly Client[]): Promise<void> {
+  const checks = []
+  for (const app of from) checks.push(await publishMarker(app, channel))
+  for (const client of clients) {
+    for (const isMarker of checks) {
+      await waitUntil(() => client.frames.some(isMarker), `the marker on ${channel}`)
+      client.frames.splice(client.frames.findIndex(isMarker), 1)
+    }
+  }
+}
+
 /**
  * A client that resumes by itself, as the browser client does: on any close it reconnects (to the
  * next URL of the list), subscribes with `since` its last offset and epoch, and records what it
@@ -176,6 +213,17 @@ export class ResumingClient {
   /** Closes the current socket from this side (the client then reconnects to the next URL). */
   cut (): void {
     this.#current?.ws.terminate()
+  }
+
+  /**
+   * Resolves once a marker (publishMarker) was received, and removes it from `received`: what
+   * arrived before it is then all that was published before it.
+   */
+  async takeMarker (isMarker: (frame: Frame) => boolean): Promise<void> {
+    await waitUntil(() => this.received.some(isMarker), `the marker on ${this.channel}`, 10_000)
+    const index = this.received.findIndex(isMarker)
+    this.received.splice(index, 1)
+    this.epochs.splice(index, 1)
   }
 
   stop (): void {

@@ -4,8 +4,8 @@
 // history (Redis lost the keys) gives a new epoch: subscribers are closed so their resume learns
 // `recovered: false`.
 import { test } from 'tap'
-import { connect, sleep, waitUntil } from './helper'
-import { REDIS_SKIP, REDIS_URL, ResumingClient, buildCluster, deleteKeys, notificationsOf, subscribed, testPrefix } from './redis-helper'
+import { connect, waitUntil } from './helper'
+import { REDIS_SKIP, REDIS_URL, ResumingClient, buildCluster, deleteKeys, notificationsOf, publishMarker, quiet, subscribed, testPrefix } from './redis-helper'
 import { CLOSE_HISTORY_RESET } from '../lib/redis-adapter'
 
 const skip = REDIS_SKIP
@@ -28,7 +28,8 @@ test('a client cut on one instance resumes on another: all 1 000, once, in order
   }
   t.ok(cut, 'the client was cut mid-stream')
   await waitUntil(() => client.received.length >= 1000, 'every message received', 10_000)
-  await sleep(50)
+  // Nothing more (no second copy) is on its way: markers from both publishing instances came after it all.
+  for (const { app } of cluster.slice(1)) await client.takeMarker(await publishMarker(app, 'kept'))
   t.same(client.received.map((frame) => frame.offset), Array.from({ length: 1000 }, (_, i) => i + 1), 'every offset once, in order')
   t.equal(new Set(client.received.map((frame) => frame.data.n)).size, 1000, 'every message once')
   t.match(client.replies[1], { recovered: true, epoch: client.replies[0].epoch })
@@ -47,7 +48,7 @@ test('a resume older than what Redis keeps: recovered false, nothing replayed', 
   const within = await connect(t, b.url)
   t.match(await within.request({ action: 'subscribe', channel: 'short', since: { offset: 6, epoch: reply.epoch } }), { recovered: true })
   t.same(notificationsOf(await within.waitFor(6) && within, 'short').map((frame) => frame.offset), [7, 8, 9, 10])
-  await sleep(30)
+  await quiet([b.app], 'short', [other])
   t.equal(other.frames.length, 2, 'nothing replayed')
 })
 

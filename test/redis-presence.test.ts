@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs'
 import { Redis } from 'ioredis'
 import { join } from 'node:path'
 import { ask, connect, waitUntil, type Client, type Frame } from './helper'
-import { REDIS_SKIP, REDIS_URL, buildCluster, deleteKeys, freePort, kill, startRedis, testPrefix } from './redis-helper'
+import { REDIS_SKIP, REDIS_URL, buildCluster, deleteKeys, freePort, kill, quiet, startRedis, testPrefix } from './redis-helper'
 import { root, spawnChild } from './child'
 import { PRESENCE_MISSED_HEARTBEATS } from '../lib/redis-presence'
 
@@ -63,9 +63,11 @@ test('join and leave are delivered once per subscriber, cluster-wide; none on ch
   await waitUntil(async () => (await a.app.notifications.presenceStats('room')).clients === 3, 'one tab of carol closed')
   carol2.close()
   await waitUntil(() => eventsOf(onA).includes('leave carol') && eventsOf(onB).includes('leave carol'), 'carol left')
-  // What came after the leave would be a duplicate: a ping round trip on each instance proves none is on its way.
-  await onA.settle()
-  await onB.settle()
+  // What came after the leave would be a duplicate. Join/leave frames are published on each
+  // instance's command connection, as notify is: markers from both instances, once received,
+  // prove no join or leave published before them is still on its way (a ping round trip would
+  // prove it only for what the watcher's own instance had already written).
+  await quiet([a.app, b.app], 'room', [onA, onB])
   for (const watcher of [onA, onB]) {
     t.same(eventsOf(watcher).filter((event) => event.endsWith('carol')), ['join carol', 'leave carol'], 'one join, one leave')
   }
@@ -101,7 +103,8 @@ test('an instance killed with SIGKILL: its members leave within the bound, with 
   await waitUntil(async () => !clientsOf(await a.app.notifications.presence('room')).includes('dave'),
     `dave expired within ${EXPIRY_BOUND} ms`, EXPIRY_BOUND + 2000)
   await waitUntil(() => eventsOf(watcher).includes('leave dave'), 'the watcher was told')
-  await watcher.settle()
+  // The live instance's script wrote the leave: a marker from it comes after any second one.
+  await quiet([a.app], 'room', [watcher])
   t.same(eventsOf(watcher), ['join watcher', 'join dave', 'leave dave'])
   t.same(await a.app.notifications.presenceStats('room'), { clients: 1, users: 1 }, 'the dead instance\'s sockets are not counted')
 })
@@ -160,7 +163,8 @@ test('a reconnect to another instance within the grace is no leave and no join',
   await waitUntil(async () => await holders() === 2, 'gus held by a (in grace) and b')
   // Past a's grace: its leave of gus is written, and gus stays a member through b.
   await waitUntil(async () => await holders() === 1, 'a\'s grace ran out')
-  await watcher.settle()
+  // A leave from a's script or a second join from b's would come before their markers.
+  await quiet([a.app, b.app], 'room', [watcher])
   t.same(eventsOf(watcher), ['join watcher', 'join gus'], 'no leave, no second join')
   t.same(clientsOf(await a.app.notifications.presence('room')), ['gus', 'watcher'])
 })
