@@ -41,8 +41,15 @@ export class Conflation {
   #key = ''
 
   constructor (channels: Iterable<{ readonly name: string } & ChannelDelivery>, counters: { messagesConflated: number }, release: ReleaseHeld) {
-    for (const channel of channels) if (channel.delivery === 'latest') this.#conflateBy.set(channel.name, channel.conflateBy)
-    this.#patterns = new ChannelPatterns([...this.#conflateBy.keys()].filter(isChannelPattern))
+    const names: string[] = []
+    for (const channel of channels) {
+      names.push(channel.name)
+      if (channel.delivery === 'latest') this.#conflateBy.set(channel.name, channel.conflateBy)
+    }
+    // Every declared pattern, not only the 'latest' ones: the most specific declaration decides,
+    // as it does for history and authorization (`user:admin:1` of an 'all' `user:admin:*` is
+    // never conflated because `user:*` is 'latest').
+    this.#patterns = new ChannelPatterns(names)
     this.#release = release
     this.#counters = counters
   }

@@ -25,8 +25,8 @@ class Reader {
   readonly control: Array<Record<string, unknown>> = []
   readonly opened: Promise<void>
 
-  constructor (url: string) {
-    this.ws = new WebSocket(`${url}/ws`)
+  constructor (url: string, query = '') {
+    this.ws = new WebSocket(`${url}/ws${query}`)
     this.ws.on('error', () => {})
     this.opened = new Promise((resolve, reject) => {
       this.ws.once('open', () => resolve())
@@ -202,4 +202,52 @@ test('a reader that leaves while updates are held for it is removed cleanly, nev
   await within(new Promise((resolve) => slow.ws.once('close', resolve)), 'the reader to close')
   await waitUntil(() => app.notifications.stats().total_clients === 0, 'the server to see it gone')
   t.equal(app.notifications.stats().slow_consumers_closed, 0, 'never counted as a slow consumer')
+})
+
+test('on namespaces the most specific declaration decides: user:admin:1 of an "all" user:admin:* is never conflated under a latest user:*', async (t) => {
+  const app = Fastify()
+  await app.register(notifications, {
+    channels: { 'user:*': { delivery: 'latest' }, 'user:admin:*': {} },
+    authenticate: async (request) => (request.query as { user?: string }).user ?? null,
+    heartbeatInterval: 0,
+    maxBufferedBytes: 64 * 1024 * 1024
+  })
+  const address = await app.listen({ port: 0, host: '127.0.0.1' })
+  t.teardown(async () => { await app.close() })
+  const url = address.replace('http', 'ws')
+  // Identity 1 owns user:admin:1 (namespace user:admin:*); identity 7 owns user:7 (user:*).
+  const admin = new Reader(url, '?user=1')
+  const user = new Reader(url, '?user=7')
+  t.teardown(() => { admin.ws.terminate(); user.ws.terminate() })
+  await admin.opened
+  await user.opened
+  await admin.subscribe('user:admin:1')
+  await user.subscribe('user:7')
+  admin.tcp.pause()
+  user.tcp.pause()
+  const serverTcp = (reader: Reader): Socket => {
+    const port = reader.tcp.localPort
+    const side = [...app.websocketServer.clients].find((ws) => (ws as unknown as { _socket: Socket })._socket.remotePort === port)
+    if (side === undefined) throw new Error('no server side')
+    return (side as unknown as { _socket: Socket })._socket
+  }
+  const adminTcp = serverTcp(admin)
+  const userTcp = serverTcp(user)
+  let seq = 0
+  for (let i = 0; i < MAX_ROUNDS && !(adminTcp.writableNeedDrain && userTcp.writableNeedDrain); i++) {
+    await app.notify('user:admin:1', 'progress', { seq, pad: PAD })
+    await app.notify('user:7', 'progress', { seq: seq++, pad: PAD })
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  t.ok(adminTcp.writableNeedDrain && userTcp.writableNeedDrain, `both paused sockets fell behind after ${seq} rounds`)
+  const queuedBefore = adminTcp.writableLength
+  const conflatedBefore = app.notifications.stats().messages_conflated
+  for (let i = 0; i < 20; i++) {
+    await app.notify('user:admin:1', 'progress', { seq, pad: PAD })
+    await app.notify('user:7', 'progress', { seq: seq++, pad: PAD })
+  }
+  await new Promise((resolve) => setImmediate(resolve)) // the tick's frames are handed to the sockets
+  t.ok(adminTcp.writableLength >= queuedBefore + 20 * MESSAGE_BYTES, `user:admin:1 ("all") queued every update (${queuedBefore} -> ${adminTcp.writableLength} bytes)`)
+  t.ok(app.notifications.stats().messages_conflated >= conflatedBefore + 19, 'user:7 (latest) was conflated')
+  t.ok(userTcp.writableLength < queuedBefore + 2 * MESSAGE_BYTES, 'and its queue did not grow by 20 updates')
 })
