@@ -24,11 +24,10 @@
 // (redis-history.ts, #load).
 import { createHash, randomBytes } from 'node:crypto'
 import type { Redis, RedisOptions } from 'ioredis'
-import { deliverLocally, type Adapter, type AdapterContext, type AdapterFactory, type Route } from './adapter'
+import type { Adapter, AdapterContext, AdapterFactory, Published, Route } from './adapter'
 import type { ChannelConfig } from './options'
-import type { Hub } from './hub'
 import { MirroredHistory } from './redis-history'
-import type { ChannelLog } from './history'
+import { offsetPrefix, type ChannelLog } from './history'
 import { PUBLISH_WITH_OFFSET, READ_HISTORY } from './redis-scripts'
 import { ClusterStatsReporter, type ClusterStats } from './cluster-stats'
 import { ChannelPatterns, isChannelPattern } from './auth'
@@ -253,7 +252,7 @@ export class RedisLayout {
   }
 
   /**
-   * Puts one serialized envelope into Redis along its route, tagged with `tag` so its publisher
+   * Puts one serialized envelope (without offset) into Redis along its route, tagged with `tag` so its publisher
    * recognizes it when it comes back. Resolves with the number of subscribed instances.
    * Payloads: `h EPOCH OFFSET TAG\nJSON` (history), `c TAG\nJSON`, `d CLIENT_ID TAG\nJSON`,
    * `n TAG REST\nJSON` on a namespace's channel (REST: what its `*` stands for) and
@@ -280,14 +279,14 @@ export class RedisLayout {
     } else if (history === null) {
       return await client.publish(pubsub, `c ${tag}\n${json}`)
     }
-    // The publisher serialized `..."offset":0}`: the script writes the real offset for that 0.
+    // The script takes the offset and appends it as withOffset does (history.ts).
     return await runScript(client, PUBLISH_WITH_OFFSET, PUBLISH_SHA, [this.stateKey(channel), this.logKey(channel)],
-      [newEpoch(), json.slice(0, -2), history.size, pubsub, header, Date.now()]) as number
+      [newEpoch(), offsetPrefix(json), history.size, pubsub, header, Date.now()]) as number
   }
 }
 
 interface Pending {
-  resolve (count: number): void
+  resolve (published: Published): void
   reject (err: Error): void
   timer: NodeJS.Timeout
   /** Redis accepted it; now waiting for it to come back through the subscription. */
@@ -319,8 +318,8 @@ class RedisAdapter implements Adapter {
   /** Present when some channel has presence (redis-presence.ts). */
   readonly presence: RedisPresence | undefined
   /** Present with the `inbox` option (redis-inbox.ts). */
-  readonly inbox: RedisInbox | undefined
-  readonly #hub: Hub
+  readonly inbox: RedisInbox | null
+  readonly #context: AdapterContext
   readonly #log: AdapterContext['log']
   readonly #config: RedisAdapterConfig
   readonly #layout: RedisLayout
@@ -341,7 +340,7 @@ class RedisAdapter implements Adapter {
   /** Logged once per outage (ioredis emits one error per failed reconnect attempt); all are counted. */
   #errorLogged = false
   readonly #onError = (err: Error): void => {
-    this.#hub.counters.brokerErrors++
+    this.#context.brokerError()
     if (this.#errorLogged) return
     this.#errorLogged = true
     this.#log.warn({ err }, 'fastify-ws-notify: Redis error; notify() rejects with FST_WS_NOTIFY_BROKER_UNAVAILABLE until it is back')
@@ -356,7 +355,7 @@ class RedisAdapter implements Adapter {
   }
 
   constructor (context: AdapterContext, config: RedisAdapterConfig) {
-    this.#hub = context.hub
+    this.#context = context
     this.#log = context.log
     this.#config = config
     this.#connectTimeout = config.connectTimeout ?? defaultConnectTimeout(context.pluginTimeout)
@@ -379,18 +378,18 @@ class RedisAdapter implements Adapter {
       }
     }
     this.history.feeds = {
-      inUse: (channel) => this.#hub.subscribers.has(channel) || this.#feeds.get(channel)?.reading === true,
+      inUse: (channel) => context.hasSubscribers(channel) || this.#feeds.get(channel)?.reading === true,
       dropped: (channel) => { this.#feeds.delete(channel) },
       load: (channel) => this.#load(channel)
     }
     this.#stats = new ClusterStatsReporter(this.#command, config.keyPrefix, this.#id, config.statsInterval, config.statsTimeout,
-      () => this.#hub.stats())
+      context.stats)
     const withPresence = [...context.channels.values()].some((channel) => channel.presence) && context.presence !== undefined
     this.presence = withPresence
       ? new RedisPresence(this.#command, config.keyPrefix, this.#id, config.statsInterval, context, context.presence as NonNullable<AdapterContext['presence']>, this.#onError)
       : undefined
-    this.inbox = context.inbox == null
-      ? undefined
+    this.inbox = context.inbox === null
+      ? null
       : new RedisInbox(this.#command, this.#subscriber, config.keyPrefix, this.#layout.directChannel, context.inbox, runScript)
     this.#subscriptions = [this.#layout.directChannel, ...this.#layout.pubsub.values(), ...this.#stats.channels,
       ...(this.presence === undefined ? [] : [this.presence.events])]
@@ -451,16 +450,16 @@ class RedisAdapter implements Adapter {
     for (const channel of this.#feeds.keys()) this.#read(channel).catch(() => {})
   }
 
-  async publish (route: Route, json: string): Promise<number> {
+  async publish (route: Route, json: string): Promise<Published> {
     // Checked before sending: a client that is not ready, or whose socket is ending, does not
     // write the command (ioredis queues it, or refuses): certainly not sent.
     if (this.#command.status !== 'ready') return this.#notSent(route, json, `connection ${this.#command.status}`)
     if (this.#command.stream?.writable === false) return this.#notSent(route, json, 'connection closing')
     const tag = `${this.#id}:${++this.#sequence}`
-    return await new Promise<number>((resolve, reject) => {
+    return await new Promise<Published>((resolve, reject) => {
       const pending: Pending = { resolve, reject, sent: false, timer: setTimeout(() => this.#timedOut(tag), this.#config.publishTimeout) }
       this.#pending.set(tag, pending)
-      const sent = route.kind === 'client' && this.inbox !== undefined
+      const sent = route.kind === 'client' && this.inbox !== null
         ? this.inbox.send(this.#command, route.clientId, json, tag)
         : this.#layout.send(this.#command, route, json, tag)
       sent.then(() => {
@@ -471,7 +470,7 @@ class RedisAdapter implements Adapter {
         if (isUnsent(err)) {
           this.#notSent(route, json, err.message).catch(reject)
         } else {
-          if ((err as { code?: unknown }).code !== 'FST_WS_NOTIFY_UNKNOWN_CHANNEL') this.#hub.counters.brokerErrors++
+          if ((err as { code?: unknown }).code !== 'FST_WS_NOTIFY_UNKNOWN_CHANNEL') this.#context.brokerError()
           reject(publishFailure(err))
         }
       })
@@ -488,8 +487,8 @@ class RedisAdapter implements Adapter {
     const pending = this.#pending.get(tag)
     if (pending === undefined) return
     this.#pending.delete(tag)
-    if (pending.sent) return pending.resolve(0)
-    this.#hub.counters.brokerErrors++
+    if (pending.sent) return pending.resolve({ delivered: 0 })
+    this.#context.brokerError()
     pending.reject(new FST_WS_NOTIFY_BROKER_TIMEOUT(`no answer from ${this.#target} within ${this.#config.publishTimeout} ms`))
   }
 
@@ -499,20 +498,20 @@ class RedisAdapter implements Adapter {
    * one with history (or for an inbox) does not, because only Redis can give it an offset.
    */
   async #notSent (route: Route, json: string, reason: string): Promise<never> {
-    this.#hub.counters.brokerErrors++
-    const withHistory = route.kind === 'channel' ? this.history.has(route.channel) : route.kind === 'client' && this.inbox !== undefined
-    const delivered = withHistory ? 0 : deliverLocally(this.#hub, route, json)
+    this.#context.brokerError()
+    const withHistory = route.kind === 'channel' ? this.history.has(route.channel) : route.kind === 'client' && this.inbox !== null
+    const delivered = withHistory ? 0 : this.#context.deliver(route, json)
     const err = new FST_WS_NOTIFY_BROKER_UNAVAILABLE(`${reason}; delivered to ${delivered} local socket(s) only`)
     throw Object.assign(err, { delivered })
   }
 
-  /** Resolves the notify() that published `tag`, if it was this instance's. */
-  #settle (tag: string, count: number): void {
+  /** Resolves the notify() that published `tag`, if it was this instance's; `kept`: its epoch and offset. */
+  #settle (tag: string, delivered: number, kept?: { readonly epoch: string, readonly offset: number }): void {
     const pending = this.#pending.get(tag)
     if (pending === undefined) return
     this.#pending.delete(tag)
     clearTimeout(pending.timer)
-    pending.resolve(count)
+    pending.resolve(kept === undefined ? { delivered } : { delivered, position: { epoch: kept.epoch, offset: kept.offset } })
   }
 
   /** History channels whose publisher was seen without their history, warned about once. */
@@ -542,27 +541,28 @@ class RedisAdapter implements Adapter {
     const json = payload.slice(newline + 1)
     if (channel === undefined) {
       if (header[0] === 'b' && header.length === 2) {
-        this.#settle(header[1], deliverLocally(this.#hub, { kind: 'all' }, json))
+        this.#settle(header[1], this.#context.deliver({ kind: 'all' }, json))
         return
       }
       if (header[0] === 'i' && header.length === 5) {
         // A direct message kept in its inbox: delivered to the sockets here, held for those reading it.
-        this.inbox?.received(header[1], header[3], Number(header[4]), json)
-        this.#settle(header[2], deliverLocally(this.#hub, { kind: 'client', clientId: header[1] }, json))
+        const kept = { epoch: header[3], offset: Number(header[4]) }
+        this.inbox?.received(header[1], kept.epoch, kept.offset, json)
+        this.#settle(header[2], this.#context.deliver({ kind: 'client', clientId: header[1] }, json), kept)
         return
       }
       if (header[0] !== 'd' || header.length !== 3) return
-      this.#settle(header[2], deliverLocally(this.#hub, { kind: 'client', clientId: header[1] }, json))
+      this.#settle(header[2], this.#context.deliver({ kind: 'client', clientId: header[1] }, json))
       return
     }
     if (header[0] === 'c' && header.length === 2) {
       if (this.#feeds.has(channel)) this.#warnWithoutOffset(channel)
-      this.#settle(header[1], deliverLocally(this.#hub, { kind: 'channel', channel }, json))
+      this.#settle(header[1], this.#context.deliver({ kind: 'channel', channel }, json))
       return
     }
     if (header[0] === 'n' && header.length === 3) {
       const concrete = this.#layout.concreteOf(channel, header[2])
-      if (concrete !== undefined) this.#settle(header[1], deliverLocally(this.#hub, { kind: 'channel', channel: concrete }, json))
+      if (concrete !== undefined) this.#settle(header[1], this.#context.deliver({ kind: 'channel', channel: concrete }, json))
       return
     }
     if (header[0] === 'h' && header.length === 5) {
@@ -570,7 +570,7 @@ class RedisAdapter implements Adapter {
       if (concrete === undefined) return
       const nsFeed = this.#feeds.get(concrete)
       // No copy here: nobody here is subscribed (a copy in use is never dropped).
-      if (nsFeed === undefined) this.#settle(header[3], deliverLocally(this.#hub, { kind: 'channel', channel: concrete }, json))
+      if (nsFeed === undefined) this.#settle(header[3], this.#context.deliver({ kind: 'channel', channel: concrete }, json), { epoch: header[1], offset: Number(header[2]) })
       else this.#receive(concrete, nsFeed, { epoch: header[1], offset: Number(header[2]), tag: header[3], json, time: Date.now() })
       return
     }
@@ -601,7 +601,7 @@ class RedisAdapter implements Adapter {
   /** Keeps and delivers one message: one synchronous step (see history.ts, subscribeWithHistory). */
   #apply (channel: string, mirror: ChannelLog, message: Held): void {
     mirror.append(message.json, message.time)
-    this.#settle(message.tag, deliverLocally(this.#hub, { kind: 'channel', channel }, message.json))
+    this.#settle(message.tag, this.#context.deliver({ kind: 'channel', channel }, message.json), message)
   }
 
   /**
@@ -696,13 +696,9 @@ class RedisAdapter implements Adapter {
     const known = mirror.epoch !== ''
     mirror.reset(epoch, offset)
     if (!known) return
-    const subscribers = this.#hub.subscribers.get(channel)
-    if (subscribers === undefined) return
+    if (!this.#context.hasSubscribers(channel)) return
     this.#log.warn({ channel }, 'fastify-ws-notify: channel history lost messages; closing its subscribers so they resume')
-    for (const connection of [...subscribers]) {
-      this.#hub.remove(connection)
-      this.#hub.close(connection, CLOSE_HISTORY_RESET, 'channel history reset')
-    }
+    this.#context.evict(channel, CLOSE_HISTORY_RESET, 'channel history reset')
   }
 
   async clusterStats (): Promise<ClusterStats> {
