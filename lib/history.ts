@@ -2,9 +2,10 @@
 // channel and is kept, serialized, in a ring buffer bounded by `size` and `ttl`, so a client that
 // reconnects can resume where it left off. Expired messages are evicted lazily, when a channel is
 // appended to or read: no timers. Every adapter owns its HistoryStore (adapter.ts): the in-memory
-// one below, or a broker adapter's, whose offsets are assigned cluster-wide (redis-history.ts). A namespace (`user:*`) with history
-// gives each of its channels (`user:42`) a log of its own when first used, at most
-// `history.channels` of them: the one used least recently is dropped first (in memory only).
+// one below, or a broker adapter's, whose offsets are assigned cluster-wide (redis-history.ts).
+// A namespace (`user:*`) with history gives each of its channels (`user:42`) a log of its own when
+// first used, at most `history.channels` of them: the one used least recently is dropped first
+// (in memory only).
 import { randomBytes } from 'node:crypto'
 import type { ChannelConfig, HistoryConfig } from './options'
 import type { Connection, Hub } from './hub'

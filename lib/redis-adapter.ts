@@ -162,8 +162,8 @@ export class RedisLayout {
   }
 
   /**
-   * Puts one serialized envelope (without offset) into Redis along its route, tagged with `tag` so its publisher
-   * recognizes it when it comes back. Resolves with the number of subscribed instances.
+   * Puts one serialized envelope (without offset) into Redis along its route, tagged with `tag`
+   * so its publisher recognizes it when it comes back. Resolves with the number of subscribed instances.
    * Payloads: `h EPOCH OFFSET TAG\nJSON` (history), `c TAG\nJSON`, `d CLIENT_ID TAG\nJSON`,
    * `n TAG REST\nJSON` on a namespace's channel (REST: what its `*` stands for) and
    * `h EPOCH OFFSET TAG REST\nJSON` on a namespace's channel with history; `i ...` (redis-inbox.ts);
@@ -337,25 +337,25 @@ class RedisAdapter implements Adapter {
     this.#feed.readAll().catch(() => {})
   }
 
-  async publish (route: Route, json: string): Promise<Published> {
+  async publish (route: Route, envelope: string): Promise<Published> {
     // Checked before sending: a client that is not ready, or whose socket is ending, does not
     // write the command (ioredis queues it, or refuses): certainly not sent.
-    if (this.#command.status !== 'ready') return this.#notSent(route, json, `connection ${this.#command.status}`)
-    if (this.#command.stream?.writable === false) return this.#notSent(route, json, 'connection closing')
+    if (this.#command.status !== 'ready') return this.#notSent(route, envelope, `connection ${this.#command.status}`)
+    if (this.#command.stream?.writable === false) return this.#notSent(route, envelope, 'connection closing')
     const tag = `${this.#id}:${++this.#sequence}`
     return await new Promise<Published>((resolve, reject) => {
       const pending: Pending = { resolve, reject, sent: false, timer: setTimeout(() => this.#timedOut(tag), this.#config.publishTimeout) }
       this.#pending.set(tag, pending)
       const sent = route.kind === 'client' && this.inbox !== null
-        ? this.inbox.send(this.#command, route.clientId, json, tag)
-        : this.#layout.send(this.#command, route, json, tag)
+        ? this.inbox.send(this.#command, route.clientId, envelope, tag)
+        : this.#layout.send(this.#command, route, envelope, tag)
       sent.then(() => {
         pending.sent = true
       }, (err: Error) => {
         if (!this.#pending.delete(tag)) return
         clearTimeout(pending.timer)
         if (isUnsent(err)) {
-          this.#notSent(route, json, err.message).catch(reject)
+          this.#notSent(route, envelope, err.message).catch(reject)
         } else {
           if ((err as { code?: unknown }).code !== 'FST_WS_NOTIFY_UNKNOWN_CHANNEL') this.#context.brokerError()
           reject(publishFailure(err))

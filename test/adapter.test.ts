@@ -6,8 +6,10 @@ import { test } from 'tap'
 import { memoryAdapter, type AdapterContext, type Route } from '../lib/adapter'
 import { buildConfig } from '../lib/options'
 import { OFFSET_MEMBER_MAX_BYTES, offsetPrefix, withOffset } from '../lib/history'
-import type { StatsSnapshot } from '../lib/stats'
+import { redisAdapter } from '../lib/redis-adapter'
+import { Counters, snapshot } from '../lib/stats'
 import { build } from './helper'
+import { REDIS_SKIP, REDIS_URL, testPrefix } from './redis-helper'
 
 /** A context that records what the adapter delivers, in place of a hub. */
 function recordingContext (inbox: boolean): { context: AdapterContext, delivered: Array<[Route, string]> } {
@@ -28,7 +30,7 @@ function recordingContext (inbox: boolean): { context: AdapterContext, delivered
     hasSubscribers: () => false,
     evict: () => 0,
     brokerError () {},
-    stats: () => ({}) as unknown as StatsSnapshot
+    stats: () => snapshot(new Counters(), 0, new Map())
   }
   return { context, delivered }
 }
@@ -99,4 +101,23 @@ test('maxMessageSize counts the offset at its largest on a history channel and i
   t.equal(await app.notifications.sendTo('x', 'big', sized(undefined, fits)), 0)
   const stats = app.notifications.stats()
   t.same([stats.history_messages, stats.inbox_messages], [1, 1], 'a refused message is not kept')
+})
+
+test('the Redis adapter resolves with the epoch and offset Redis assigned, and delivers with them', { skip: REDIS_SKIP }, async (t) => {
+  const { context, delivered } = recordingContext(true)
+  const adapter = redisAdapter({ redis: REDIS_URL, keyPrefix: testPrefix(t) }).create(context)
+  t.teardown(async () => { await adapter.close() })
+  await adapter.ready?.()
+  const envelope = '{"type":"t","channel":"kept","data":null,"timestamp":"now"}'
+  const first = await adapter.publish({ kind: 'channel', channel: 'kept' }, envelope)
+  const second = await adapter.publish({ kind: 'channel', channel: 'kept' }, envelope)
+  const epoch = adapter.history.position('kept')?.epoch as string
+  t.match(epoch, /^[\w-]{8,}$/)
+  t.same([first, second], [{ delivered: 7, position: { epoch, offset: 1 } }, { delivered: 7, position: { epoch, offset: 2 } }])
+  t.same(delivered.map(([, json]) => json), [withOffset(envelope, 1), withOffset(envelope, 2)], "the script's text is withOffset's")
+  t.same(await adapter.publish({ kind: 'channel', channel: 'plain' }, envelope), { delivered: 7 }, 'no position without history')
+  const direct = '{"type":"t","data":null,"timestamp":"now"}'
+  const kept = await adapter.publish({ kind: 'client', clientId: 'a' }, direct)
+  t.equal(kept.position?.offset, 1, 'an inbox offset')
+  t.equal(delivered.at(-1)?.[1], withOffset(direct, 1))
 })
