@@ -3,7 +3,7 @@
 // Redis adapter does, so every instance of the cluster delivers them, with offsets and history.
 import { randomBytes } from 'node:crypto'
 import type { Redis } from 'ioredis'
-import type { Adapter, Route } from './adapter'
+import type { Adapter, Published, Route } from './adapter'
 import { buildConfig } from './options'
 import { ChannelRegistry } from './channels'
 import { Counters } from './stats'
@@ -11,7 +11,8 @@ import { createPublisher as createCorePublisher } from './publisher'
 import { MirroredHistory } from './redis-history'
 import { readInbox } from './inbox'
 import { RedisInbox } from './redis-inbox'
-import { RedisLayout, describeRedis, openRedis, publishFailure, readRedisOptions, runScript, whenReady, type RedisSource } from './redis-adapter'
+import { RedisLayout, openRedis, publishFailure, runScript, whenReady } from './redis-adapter'
+import { describeRedis, readRedisOptions, type RedisSource } from './redis-options'
 import { FST_WS_NOTIFY_BROKER_TIMEOUT, FST_WS_NOTIFY_BROKER_UNAVAILABLE } from './errors'
 import type { ChannelsOption, HistoryOptions, InboxOptions } from '../types/index'
 
@@ -63,15 +64,17 @@ export function createPublisher (options: ExternalPublisherOptions): ExternalPub
   const id = `x${randomBytes(6).toString('base64url')}`
   let sequence = 0
   let closed = false
-  // Knows which channels keep history, so their envelopes carry the offset placeholder.
+  // Knows which channels keep history (their offsets are taken in Redis); it reads none.
   const kept = new MirroredHistory(config.channels)
   // A publisher reads no inbox (it has no sockets): the client stands in for the subscription.
   const inboxConfig = readInbox(options.inbox, true)
-  const inbox = inboxConfig === null ? undefined : new RedisInbox(client, client, redisConfig.keyPrefix, layout.directChannel, inboxConfig, runScript)
+  const inbox = inboxConfig === null ? null : new RedisInbox(client, client, redisConfig.keyPrefix, layout.directChannel, inboxConfig, runScript)
 
+  // The plugin's seam (adapter.ts), publishing only: `delivered` counts the instances Redis reached.
   const adapter: Adapter = {
     history: kept,
-    async publish (route: Route, json: string): Promise<number> {
+    inbox,
+    async publish (route: Route, envelope: string): Promise<Published> {
       // Connecting (first use, or between reconnect attempts): wait, within publishTimeout.
       if (client.status === 'wait' || client.status === 'connecting' || client.status === 'connect') {
         await whenReady(client, redisConfig.publishTimeout).catch(() => {})
@@ -89,8 +92,8 @@ export function createPublisher (options: ExternalPublisherOptions): ExternalPub
       })
       try {
         const tag = `${id}:${++sequence}`
-        const sent = route.kind === 'client' && inbox !== undefined ? inbox.send(client, route.clientId, json, tag) : layout.send(client, route, json, tag)
-        return await Promise.race([sent, expired])
+        const sent = route.kind === 'client' && inbox !== null ? inbox.send(client, route.clientId, envelope, tag) : layout.send(client, route, envelope, tag)
+        return { delivered: await Promise.race([sent, expired]) }
       } catch (err) {
         const failure = publishFailure(err)
         if (String((failure as { code?: unknown }).code).startsWith('FST_WS_NOTIFY_BROKER_')) counters.brokerErrors++
@@ -107,8 +110,6 @@ export function createPublisher (options: ExternalPublisherOptions): ExternalPub
     adapter,
     counters,
     maxMessageSize: config.maxMessageSize,
-    history: kept,
-    inbox,
     isClosing: () => closed
   })
 

@@ -1,10 +1,11 @@
 // Channel history: each notification on a channel that keeps history gets the next offset of that
 // channel and is kept, serialized, in a ring buffer bounded by `size` and `ttl`, so a client that
 // reconnects can resume where it left off. Expired messages are evicted lazily, when a channel is
-// appended to or read: no timers. The in-memory store below is the default; a broker adapter that
-// assigns offsets cluster-wide supplies its own HistoryStore. A namespace (`user:*`) with history
-// gives each of its channels (`user:42`) a log of its own when first used, at most
-// `history.channels` of them: the one used least recently is dropped first (in memory only).
+// appended to or read: no timers. Every adapter owns its HistoryStore (adapter.ts): the in-memory
+// one below, or a broker adapter's, whose offsets are assigned cluster-wide (redis-history.ts).
+// A namespace (`user:*`) with history gives each of its channels (`user:42`) a log of its own when
+// first used, at most `history.channels` of them: the one used least recently is dropped first
+// (in memory only).
 import { randomBytes } from 'node:crypto'
 import type { ChannelConfig, HistoryConfig } from './options'
 import type { Connection, Hub } from './hub'
@@ -24,15 +25,13 @@ export interface HistoryPosition {
   readonly offset: number
 }
 
-/** Offsets and kept messages of every channel with history (the seam for broker adapters). */
+/**
+ * The read side of every channel's history, owned by the adapter (adapter.ts): the adapter keeps
+ * each message as it assigns its offset; resume and `latest` read here.
+ */
 export interface HistoryStore {
   /** Whether the channel keeps history (its notifications carry `offset`). */
   has (channel: string): boolean
-  /**
-   * Gives the channel's next offset to `build`, keeps the serialized envelope it returns, and
-   * returns it. The offset is consumed only when `build` returns (a throwing build keeps none).
-   */
-  append (channel: string, build: (offset: number) => string): string
   /** The channel's epoch and latest offset; undefined when it keeps no history. */
   position (channel: string): HistoryPosition | undefined
   /** Every kept message after `since`, oldest first; null when some of them are no longer kept. */
@@ -46,6 +45,38 @@ export interface HistoryStore {
    * channel's on first use); undefined when it already can.
    */
   load? (channel: string): Promise<void> | undefined
+}
+
+/**
+ * The offset member, composed in one place for every adapter: the publisher serializes an
+ * envelope without `offset`, and whoever assigns the offset appends it as the last member (the
+ * wire's order). `offsetPrefix` is the part before the number, for a Lua script that appends
+ * `offset .. '}'` itself (redis-scripts.ts, redis-inbox.ts).
+ */
+export function offsetPrefix (envelope: string): string {
+  return `${envelope.slice(0, -1)},"offset":`
+}
+
+/** The envelope JSON (an object, never `{}`) with `"offset":N` appended as its last member. */
+export function withOffset (envelope: string, offset: number): string {
+  return `${offsetPrefix(envelope)}${offset}}`
+}
+
+/** The most the offset member adds to an envelope: `,"offset":` and a safe integer's 16 digits. */
+export const OFFSET_MEMBER_MAX_BYTES = ',"offset":'.length + String(Number.MAX_SAFE_INTEGER).length
+
+/** A message just kept: its serialized envelope, offset included, and where it stands. */
+export interface Appended {
+  readonly json: string
+  readonly position: HistoryPosition
+}
+
+/** Keeps `envelope` in `log` with the log's next offset (memory stores: history and inbox). */
+export function appendTo (log: ChannelLog, envelope: string): Appended {
+  const offset = log.offset + 1
+  const json = withOffset(envelope, offset)
+  log.append(json, Date.now())
+  return { json, position: { epoch: log.epoch, offset } }
 }
 
 /** A new epoch: random, so a restarted server never reuses one. */
@@ -137,7 +168,7 @@ export function heldIn (logs: Iterable<ChannelLog>, now = Date.now()): number {
 
 /**
  * What every HistoryStore kept in per-channel logs shares: lookups, resume and `latest`. Stores
- * differ only in where offsets come from (`append`).
+ * differ only in where offsets come from (MemoryHistory.append here; Redis for its mirror).
  */
 export abstract class LogHistory implements HistoryStore {
   protected readonly logs = new Map<string, ChannelLog>()
@@ -148,8 +179,6 @@ export abstract class LogHistory implements HistoryStore {
       if (history !== null && !isChannelPattern(name)) this.logs.set(name, new ChannelLog(history.size, history.ttl, latest, epochOf()))
     }
   }
-
-  abstract append (channel: string, build: (offset: number) => string): string
 
   /** The channel's log, if it keeps history: every read goes through here. */
   protected logOf (channel: string): ChannelLog | undefined {
@@ -238,11 +267,9 @@ export class MemoryHistory extends LogHistory {
     return this.logs.has(channel) || this.#namespaceOf(channel) !== undefined
   }
 
-  append (channel: string, build: (offset: number) => string): string {
-    const log = this.logOf(channel) as ChannelLog
-    const json = build(log.offset + 1)
-    log.append(json, Date.now())
-    return json
+  /** Keeps the envelope with the channel's next offset (the channel must keep history: `has`). */
+  append (channel: string, envelope: string): Appended {
+    return appendTo(this.logOf(channel) as ChannelLog, envelope)
   }
 
   override size (): number {

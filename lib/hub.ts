@@ -71,12 +71,8 @@ export class Hub {
   readonly #options: HubOptions
   /** null when no channel is 'latest': a fan-out then pays one check for it. */
   readonly conflation: Conflation | null
-  /** Counts messages held in history for stats; absent when nothing keeps history. */
-  readonly #history: { size (): number } | undefined
-
-  constructor (options: HubOptions, history?: { size (): number }) {
+  constructor (options: HubOptions) {
     this.#options = options
-    this.#history = history
     this.#sender = new Sender(options.flushInterval ?? 0)
     this.conflation = options.channels === undefined ? null : Conflation.of(options.channels.values(), this.counters, this.#released)
   }
@@ -181,7 +177,12 @@ export class Hub {
     return this.#deliver(this.connections, message)
   }
 
-  /** Counts direct messages kept in inboxes for stats (inbox.ts); null without `inbox`. */
+  /**
+   * Count messages held in channel history and inboxes for stats: the adapter's stores, set once
+   * the adapter exists (it is built after the hub, whose delivery its context wraps).
+   */
+  history: { size (): number } | null = null
+  /** See `history`; null without `inbox`. */
   inbox: { size (): number } | null = null
 
   /** Set by metrics.ts; null (metrics off) costs one check per fan-out. */
@@ -296,6 +297,6 @@ export class Hub {
   }
 
   stats (): StatsSnapshot {
-    return snapshot(this.counters, this.connections.size, this.subscribers, this.#history?.size() ?? 0, this.sseConnections, this.inbox?.size() ?? 0)
+    return snapshot(this.counters, this.connections.size, this.subscribers, this.history?.size() ?? 0, this.sseConnections, this.inbox?.size() ?? 0)
   }
 }

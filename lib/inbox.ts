@@ -6,10 +6,10 @@
 // `inbox_since` starts at the inbox's current position (as Centrifugo and Ably do).
 //
 // The store below is this process's memory, bounded by `size` and `ttl` per client id and by
-// `clients` client ids (the one used least recently is dropped first). The Redis adapter brings
-// its own (redis-inbox.ts): Streams, offsets cluster-wide.
+// `clients` client ids (the one used least recently is dropped first); the in-memory adapter owns
+// it. The Redis adapter owns its own (redis-inbox.ts): Streams, offsets cluster-wide.
 import { randomBytes } from 'node:crypto'
-import { ChannelLog, heldIn, missedIn, type HistoryPosition, type ResumePosition } from './history'
+import { ChannelLog, appendTo, heldIn, missedIn, type Appended, type HistoryPosition, type ResumePosition } from './history'
 import { describe, fail } from './options'
 
 export interface InboxConfig {
@@ -29,13 +29,11 @@ export interface InboxRecovery extends HistoryPosition {
   readonly messages: readonly string[]
 }
 
-/** Keeps direct messages per client id (the seam for broker adapters). */
+/**
+ * The read side of the inboxes, owned by the adapter (adapter.ts), which keeps each direct
+ * message as it assigns its offset.
+ */
 export interface InboxStore {
-  /**
-   * Gives the client id's next offset to `build` and keeps what it returns (memory). Absent when
-   * the adapter assigns offsets itself: sendTo then serializes `"offset":0` last for it to fill.
-   */
-  append? (clientId: string, build: (offset: number) => string): string
   /**
    * The inbox's position and, after `since`, what was missed. `done` is called once, in the same
    * synchronous step that the connection must join the hub in, so that nothing sent meanwhile is
@@ -104,11 +102,9 @@ export class MemoryInbox implements InboxStore {
     return log
   }
 
-  append (clientId: string, build: (offset: number) => string): string {
-    const log = this.#logOf(clientId)
-    const json = build(log.offset + 1)
-    log.append(json, Date.now())
-    return json
+  /** Keeps the envelope with the client id's next offset. */
+  append (clientId: string, envelope: string): Appended {
+    return appendTo(this.#logOf(clientId), envelope)
   }
 
   recover (clientId: string, since: ResumePosition | undefined, done: (recovery: InboxRecovery) => void): void {

@@ -9,10 +9,8 @@ import type { NotificationsApi, NotificationsOptions, NotifyFunction } from '../
 import { buildConfig } from './options'
 import { ChannelRegistry } from './channels'
 import { Hub } from './hub'
-import { MemoryHistory, type HistoryStore } from './history'
-import { MemoryInbox } from './inbox'
 import { registerClientRoute } from './client-route'
-import { memoryAdapter } from './adapter'
+import { adapterContext, memoryAdapter } from './adapter'
 import { createPublisher } from './publisher'
 import { createConnectionHandler } from './connection'
 import { createAuth } from './auth'
@@ -50,15 +48,14 @@ async function plugin (fastify: FastifyInstance, options: NotificationsOptions):
   if (fastify.hasDecorator('notifications')) throw new FST_WS_NOTIFY_ALREADY_REGISTERED()
   const config = buildConfig(options)
   const registry = new ChannelRegistry(config.channels)
-  // A broker adapter brings its own history (offsets assigned cluster-wide); the hub reads its size.
-  const hub = new Hub(config, { size: () => history.size() })
+  const hub = new Hub(config)
   // Stats and metrics list a namespace channel (user:alice) under its pattern: no identity shown.
   hub.counters.listedName = declaredNameOf(registry)
-  const adapter = config.adapter === null
-    ? memoryAdapter(hub)
-    : config.adapter.create({ hub, channels: config.channels, log: fastify.log, pluginTimeout: fastify.initialConfig.pluginTimeout, presence: config.presence, inbox: config.inbox })
-  const history: HistoryStore = adapter.history ?? new MemoryHistory(config.channels)
-  const inbox = config.inbox === null ? null : adapter.inbox ?? new MemoryInbox(config.inbox)
+  const context = adapterContext(hub, { channels: config.channels, log: fastify.log, pluginTimeout: fastify.initialConfig.pluginTimeout, presence: config.presence, inbox: config.inbox })
+  const adapter = config.adapter === null ? memoryAdapter(context) : config.adapter.create(context)
+  // The adapter owns history and inbox (it assigns their offsets); the hub's stats count what they hold.
+  const { history, inbox } = adapter
+  hub.history = history
   hub.inbox = inbox
   if (adapter.ready !== undefined) {
     try {
@@ -107,7 +104,7 @@ async function plugin (fastify: FastifyInstance, options: NotificationsOptions):
 
   const heartbeat = startHeartbeat(hub, config.heartbeatInterval, config.idleTimeout)
   const { notify, sendTo, broadcast } = createPublisher({
-    registry, adapter, counters: hub.counters, maxMessageSize: config.maxMessageSize, isClosing, history, inbox: inbox ?? undefined
+    registry, adapter, counters: hub.counters, maxMessageSize: config.maxMessageSize, isClosing
   })
   const api: NotificationsApi = {
     notify: notify as NotifyFunction,

@@ -194,24 +194,6 @@ function readChannels (channels: unknown, defaultHistory: HistoryConfig | null =
   return result
 }
 
-/**
- * For an adapter whose namespaces keep no history (Redis, for now): a namespace that asks for one
- * (`history` or `latest` in its declaration) is refused, rather than accepted and silently not
- * kept; the plugin-wide `history` default leaves namespaces out.
- */
-function withoutNamespaceHistory (channels: Map<string, ChannelConfig>, declarations: unknown, adapterName: string): void {
-  for (const [name, channel] of channels) {
-    if (!isChannelPattern(name) || channel.history === null) continue
-    // A list of names declares nothing per channel: only the plugin-wide default applied.
-    const declaration = Array.isArray(declarations) ? {} : (declarations as Record<string, { history?: unknown, latest?: unknown }>)[name]
-    if (declaration.history !== undefined && declaration.history !== false) {
-      fail(`channels.${name}.history: a namespace keeps no history with the ${adapterName} adapter; remove it (its channels are delivered live)`)
-    }
-    if (declaration.latest === true) fail(`channels.${name}.latest: a namespace keeps no latest message with the ${adapterName} adapter; remove it`)
-    channels.set(name, { ...channel, history: null })
-  }
-}
-
 /** Fastify's register `prefix`: '' when absent; a trailing "/" is dropped, as Fastify does. */
 function readPrefix (value: unknown): string {
   if (value === undefined || value === '' || value === '/') return ''
@@ -288,7 +270,6 @@ export function buildConfig (input: NotificationsOptions | undefined): Config {
 
   const adapter = readAdapter(options.adapter)
   const channels = readChannels(options.channels, readHistory(options.history, 'history'))
-  if (adapter?.namespaceHistory === false) withoutNamespaceHistory(channels, options.channels, adapter.name)
   const hardening = readHardening(options)
   return Object.freeze({
     channels,

@@ -1,9 +1,12 @@
-// The Redis adapter: every instance publishes through Redis and delivers from its own Redis
-// subscription, its own messages included, so each instance sees each channel's messages in the
-// one order Redis gave them. History channels get their offsets from a Lua script that increments,
-// appends to a Stream trimmed to the history size, and publishes in one atomic step
-// (redis-scripts.ts); each instance mirrors that Stream in memory (redis-history.ts), fed in the
-// same synchronous step that delivers, so resume works on any instance.
+// The Redis adapter, the transport: connections, Lua scripts, pub/sub and publish timeouts. Every
+// instance publishes through Redis and delivers from its own Redis subscription, its own messages
+// included, so each instance sees each channel's messages in the one order Redis gave them.
+// History channels get their offsets from a Lua script that increments, appends to a Stream
+// trimmed to the history size, and publishes in one atomic step (redis-scripts.ts); each instance
+// mirrors that Stream in memory (redis-history.ts). Putting what arrives in offset order, holes
+// and their repair are decided without Redis, in mirror-feed.ts; this file reads the Stream for
+// it and delivers what it applies, in the same synchronous step, so resume works on any instance.
+// Options are read in redis-options.ts.
 //
 // Failure semantics: a notify() that certainly did not reach Redis (not connected, or refused
 // before it was written) rejects with FST_WS_NOTIFY_BROKER_UNAVAILABLE (messages without history
@@ -15,20 +18,20 @@
 //
 // When Redis returns, ioredis resubscribes (autoResubscribe) and the adapter re-reads each
 // history channel: missed messages still in the Stream are delivered late but in order; if some
-// are gone, or the epoch changed (Redis lost its data), the channel's subscribers here are closed with 1012 so their client resumes and is told
-// `recovered: false`: a hole is never silent.
+// are gone, or the epoch changed (Redis lost its data), the channel's subscribers here are closed
+// with 1012 so their client resumes and is told `recovered: false`: a hole is never silent.
 //
 // Namespace channels (`user:*` declared, `user:42` published) share their declaration's pub/sub
 // channel; the payload's header carries the part the `*` stands for. With history, each concrete
 // channel has its own Stream and offsets; an instance mirrors it once a socket there subscribes
-// (redis-history.ts, #load).
+// (redis-history.ts, MirrorFeed.load).
 import { createHash, randomBytes } from 'node:crypto'
 import type { Redis, RedisOptions } from 'ioredis'
-import { deliverLocally, type Adapter, type AdapterContext, type AdapterFactory, type Route } from './adapter'
+import type { Adapter, AdapterContext, AdapterFactory, Published, Route } from './adapter'
 import type { ChannelConfig } from './options'
-import type { Hub } from './hub'
 import { MirroredHistory } from './redis-history'
-import type { ChannelLog } from './history'
+import { offsetPrefix } from './history'
+import { MirrorFeed, type HistoryRead, type Received } from './mirror-feed'
 import { PUBLISH_WITH_OFFSET, READ_HISTORY } from './redis-scripts'
 import { ClusterStatsReporter, type ClusterStats } from './cluster-stats'
 import { ChannelPatterns, isChannelPattern } from './auth'
@@ -37,48 +40,13 @@ import { RedisInbox } from './redis-inbox'
 import {
   FST_WS_NOTIFY_BROKER_TIMEOUT,
   FST_WS_NOTIFY_BROKER_UNAVAILABLE,
-  FST_WS_NOTIFY_INVALID_OPTION,
   FST_WS_NOTIFY_MISSING_IOREDIS,
   FST_WS_NOTIFY_UNKNOWN_CHANNEL
 } from './errors'
+import { defaultConnectTimeout, describeRedis, readRedisOptions, type RedisAdapterConfig, type RedisAdapterOptions } from './redis-options'
 
-/** The client given by the user (an ioredis `Redis`, such as `fastify.redis`) or a redis:// URL. */
-export type RedisSource = Redis | string
-
-export interface RedisAdapterOptions {
-  /** An ioredis client (never closed by the adapter) or a URL (the adapter opens and closes it). */
-  redis: RedisSource
-  /** Prefix of every key and pub/sub channel. Default `'fastify-ws-notify:'`. */
-  keyPrefix?: string
-  /** Milliseconds a notify() waits for Redis before rejecting. Default 5 000. */
-  publishTimeout?: number
-  /** Milliseconds registration waits for Redis at start. Default 5 000, or half of Fastify's pluginTimeout when that is less. */
-  connectTimeout?: number
-  /** Milliseconds between two reports of this instance's stats to Redis. Default 5 000. */
-  statsInterval?: number
-  /** Milliseconds a cluster stats read waits for the other instances' answers. Default 500. */
-  statsTimeout?: number
-}
-
-/** Options checked and filled. */
-export interface RedisAdapterConfig {
-  readonly redis: RedisSource
-  readonly keyPrefix: string
-  readonly publishTimeout: number
-  /** null: not given, the default is decided at registration (see defaultConnectTimeout). */
-  readonly connectTimeout: number | null
-  readonly statsInterval: number
-  readonly statsTimeout: number
-}
-
-/**
- * Registration must fail with the broker's error, not Fastify's plugin timeout: the default waits
- * 5 000 ms, or half of `pluginTimeout` when that is less (0 means Fastify waits forever).
- */
-export function defaultConnectTimeout (pluginTimeout: number | undefined): number {
-  if (pluginTimeout === undefined || pluginTimeout <= 0) return 5000
-  return Math.max(1, Math.min(5000, Math.floor(pluginTimeout / 2)))
-}
+// Options parsing lives in redis-options.ts; these stay importable from here.
+export { defaultConnectTimeout, describeRedis, readRedisOptions, type RedisAdapterConfig, type RedisAdapterOptions, type RedisSource } from './redis-options'
 
 /** WebSocket close code sent to a channel's subscribers when the history they know is gone. */
 export const CLOSE_HISTORY_RESET = 1012
@@ -89,65 +57,6 @@ const OWN_CLIENT_OPTIONS: RedisOptions = {
   maxRetriesPerRequest: 1,
   autoResendUnfulfilledCommands: false,
   retryStrategy: (attempt: number) => Math.min(50 * attempt, 1000)
-}
-
-function describe (value: unknown): string {
-  if (value === null) return 'null'
-  if (typeof value === 'string') return `string ${JSON.stringify(value)}`
-  if (typeof value === 'number') return `number ${value}`
-  return typeof value
-}
-
-function fail (message: string): never {
-  throw new FST_WS_NOTIFY_INVALID_OPTION(message)
-}
-
-function positiveInteger (where: string, value: unknown, fallback: number, min: number): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    fail(`${where} must be an integer >= ${min}; got ${describe(value)}`)
-  }
-  return value
-}
-
-/** Checks the options shared by redisAdapter() and createPublisher(); `where` names the caller. */
-export function readRedisOptions (input: unknown, where: string): RedisAdapterConfig {
-  if (typeof input !== 'object' || input === null) fail(`${where} must be given { redis }; got ${describe(input)}`)
-  const options = input as Record<string, unknown>
-  const redis = options.redis
-  const isUrl = typeof redis === 'string' && /^rediss?:\/\//.test(redis)
-  const isClient = typeof redis === 'object' && redis !== null &&
-    typeof (redis as Redis).duplicate === 'function' && typeof (redis as Redis).evalsha === 'function'
-  if (!isUrl && !isClient) {
-    fail(`${where}: redis must be an ioredis client (such as fastify.redis) or a redis:// URL; got ${describe(redis)}`)
-  }
-  const keyPrefix = options.keyPrefix ?? 'fastify-ws-notify:'
-  if (typeof keyPrefix !== 'string' || keyPrefix.length === 0 || /\s/.test(keyPrefix)) {
-    fail(`${where}: keyPrefix must be a non-empty string without spaces; got ${describe(keyPrefix)}`)
-  }
-  return Object.freeze({
-    redis: redis as RedisSource,
-    keyPrefix,
-    publishTimeout: positiveInteger(`${where}: publishTimeout`, options.publishTimeout, 5000, 1),
-    connectTimeout: options.connectTimeout === undefined ? null : positiveInteger(`${where}: connectTimeout`, options.connectTimeout, 0, 1),
-    statsInterval: positiveInteger(`${where}: statsInterval`, options.statsInterval, 5000, 100),
-    statsTimeout: positiveInteger(`${where}: statsTimeout`, options.statsTimeout, 500, 1)
-  })
-}
-
-/** Where Redis is, for messages: the URL without its password, or the client's host and port. */
-export function describeRedis (source: RedisSource): string {
-  if (typeof source !== 'string') {
-    const { host, port } = (source as Partial<Redis>).options ?? {}
-    return `Redis at ${String(host)}:${String(port)}`
-  }
-  try {
-    const url = new URL(source)
-    if (url.password !== '') url.password = '***'
-    return url.toString()
-  } catch {
-    return 'Redis'
-  }
 }
 
 /**
@@ -253,8 +162,8 @@ export class RedisLayout {
   }
 
   /**
-   * Puts one serialized envelope into Redis along its route, tagged with `tag` so its publisher
-   * recognizes it when it comes back. Resolves with the number of subscribed instances.
+   * Puts one serialized envelope (without offset) into Redis along its route, tagged with `tag`
+   * so its publisher recognizes it when it comes back. Resolves with the number of subscribed instances.
    * Payloads: `h EPOCH OFFSET TAG\nJSON` (history), `c TAG\nJSON`, `d CLIENT_ID TAG\nJSON`,
    * `n TAG REST\nJSON` on a namespace's channel (REST: what its `*` stands for) and
    * `h EPOCH OFFSET TAG REST\nJSON` on a namespace's channel with history; `i ...` (redis-inbox.ts);
@@ -280,38 +189,18 @@ export class RedisLayout {
     } else if (history === null) {
       return await client.publish(pubsub, `c ${tag}\n${json}`)
     }
-    // The publisher serialized `..."offset":0}`: the script writes the real offset for that 0.
+    // The script takes the offset and appends it as withOffset does (history.ts).
     return await runScript(client, PUBLISH_WITH_OFFSET, PUBLISH_SHA, [this.stateKey(channel), this.logKey(channel)],
-      [newEpoch(), json.slice(0, -2), history.size, pubsub, header, Date.now()]) as number
+      [newEpoch(), offsetPrefix(json), history.size, pubsub, header, Date.now()]) as number
   }
 }
 
 interface Pending {
-  resolve (count: number): void
+  resolve (published: Published): void
   reject (err: Error): void
   timer: NodeJS.Timeout
   /** Redis accepted it; now waiting for it to come back through the subscription. */
   sent: boolean
-}
-
-/** A message of a history channel received, not yet applied. */
-interface Held {
-  readonly epoch: string
-  readonly offset: number
-  readonly tag: string
-  readonly json: string
-  readonly time: number
-}
-
-/** Per-channel state of the mirror feed. */
-interface Feed {
-  readonly mirror: ChannelLog
-  /** Messages received while a read of the Stream is in flight, or out of order. */
-  held: Held[]
-  reading: boolean
-  readAgain: boolean
-  /** A namespace channel's first read, until it is done (`load`). */
-  loading: Promise<void> | null
 }
 
 class RedisAdapter implements Adapter {
@@ -319,8 +208,8 @@ class RedisAdapter implements Adapter {
   /** Present when some channel has presence (redis-presence.ts). */
   readonly presence: RedisPresence | undefined
   /** Present with the `inbox` option (redis-inbox.ts). */
-  readonly inbox: RedisInbox | undefined
-  readonly #hub: Hub
+  readonly inbox: RedisInbox | null
+  readonly #context: AdapterContext
   readonly #log: AdapterContext['log']
   readonly #config: RedisAdapterConfig
   readonly #layout: RedisLayout
@@ -330,7 +219,8 @@ class RedisAdapter implements Adapter {
   readonly #id = randomBytes(6).toString('base64url')
   #sequence = 0
   readonly #pending = new Map<string, Pending>()
-  readonly #feeds = new Map<string, Feed>()
+  /** The order of history channels' messages (mirror-feed.ts); this file is its transport. */
+  readonly #feed: MirrorFeed
   readonly #stats: ClusterStatsReporter
   readonly #connectTimeout: number
   readonly #target: string
@@ -341,7 +231,7 @@ class RedisAdapter implements Adapter {
   /** Logged once per outage (ioredis emits one error per failed reconnect attempt); all are counted. */
   #errorLogged = false
   readonly #onError = (err: Error): void => {
-    this.#hub.counters.brokerErrors++
+    this.#context.brokerError()
     if (this.#errorLogged) return
     this.#errorLogged = true
     this.#log.warn({ err }, 'fastify-ws-notify: Redis error; notify() rejects with FST_WS_NOTIFY_BROKER_UNAVAILABLE until it is back')
@@ -356,7 +246,7 @@ class RedisAdapter implements Adapter {
   }
 
   constructor (context: AdapterContext, config: RedisAdapterConfig) {
-    this.#hub = context.hub
+    this.#context = context
     this.#log = context.log
     this.#config = config
     this.#connectTimeout = config.connectTimeout ?? defaultConnectTimeout(context.pluginTimeout)
@@ -372,25 +262,21 @@ class RedisAdapter implements Adapter {
     this.#subscriber.on('error', this.#onError)
     this.#subscriber.on('ready', () => { if (this.#started) this.#resubscribed() })
     this.#subscriber.on('message', (pubsub: string, payload: string) => this.#onMessage(pubsub, payload))
-    for (const [name, config] of context.channels) {
-      // A namespace's channels get their feeds when first subscribed here (#load).
-      if (config.history !== null && !isChannelPattern(name)) {
-        this.#feeds.set(name, { mirror: this.history.mirror(name) as ChannelLog, held: [], reading: false, readAgain: false, loading: null })
-      }
-    }
-    this.history.feeds = {
-      inUse: (channel) => this.#hub.subscribers.has(channel) || this.#feeds.get(channel)?.reading === true,
-      dropped: (channel) => { this.#feeds.delete(channel) },
-      load: (channel) => this.#load(channel)
-    }
+    this.#feed = new MirrorFeed(this.history, context.channels, {
+      read: async (channel, epoch, from) => await this.#readHistory(channel, epoch, from),
+      deliver: (channel, message) => { this.#settle(message.tag, context.deliver({ kind: 'channel', channel }, message.json), message) },
+      skip: (message) => { this.#settle(message.tag, 0) },
+      reset: (channel) => { this.#reset(channel) },
+      hasSubscribers: context.hasSubscribers
+    })
     this.#stats = new ClusterStatsReporter(this.#command, config.keyPrefix, this.#id, config.statsInterval, config.statsTimeout,
-      () => this.#hub.stats())
+      context.stats)
     const withPresence = [...context.channels.values()].some((channel) => channel.presence) && context.presence !== undefined
     this.presence = withPresence
       ? new RedisPresence(this.#command, config.keyPrefix, this.#id, config.statsInterval, context, context.presence as NonNullable<AdapterContext['presence']>, this.#onError)
       : undefined
-    this.inbox = context.inbox == null
-      ? undefined
+    this.inbox = context.inbox === null
+      ? null
       : new RedisInbox(this.#command, this.#subscriber, config.keyPrefix, this.#layout.directChannel, context.inbox, runScript)
     this.#subscriptions = [this.#layout.directChannel, ...this.#layout.pubsub.values(), ...this.#stats.channels,
       ...(this.presence === undefined ? [] : [this.presence.events])]
@@ -432,7 +318,7 @@ class RedisAdapter implements Adapter {
     await whenReady(this.#command, listenerBound)
     progress.step = 'connected, but history not read'
     if (this.#closed) return
-    await Promise.all([...this.#feeds.keys()].map(async (channel) => await this.#read(channel)))
+    await this.#feed.readAll()
     progress.step = 'connected, but stats not reported'
     if (this.#closed) return
     this.#started = true
@@ -448,30 +334,30 @@ class RedisAdapter implements Adapter {
   }
 
   #readAll (): void {
-    for (const channel of this.#feeds.keys()) this.#read(channel).catch(() => {})
+    this.#feed.readAll().catch(() => {})
   }
 
-  async publish (route: Route, json: string): Promise<number> {
+  async publish (route: Route, envelope: string): Promise<Published> {
     // Checked before sending: a client that is not ready, or whose socket is ending, does not
     // write the command (ioredis queues it, or refuses): certainly not sent.
-    if (this.#command.status !== 'ready') return this.#notSent(route, json, `connection ${this.#command.status}`)
-    if (this.#command.stream?.writable === false) return this.#notSent(route, json, 'connection closing')
+    if (this.#command.status !== 'ready') return this.#notSent(route, envelope, `connection ${this.#command.status}`)
+    if (this.#command.stream?.writable === false) return this.#notSent(route, envelope, 'connection closing')
     const tag = `${this.#id}:${++this.#sequence}`
-    return await new Promise<number>((resolve, reject) => {
+    return await new Promise<Published>((resolve, reject) => {
       const pending: Pending = { resolve, reject, sent: false, timer: setTimeout(() => this.#timedOut(tag), this.#config.publishTimeout) }
       this.#pending.set(tag, pending)
-      const sent = route.kind === 'client' && this.inbox !== undefined
-        ? this.inbox.send(this.#command, route.clientId, json, tag)
-        : this.#layout.send(this.#command, route, json, tag)
+      const sent = route.kind === 'client' && this.inbox !== null
+        ? this.inbox.send(this.#command, route.clientId, envelope, tag)
+        : this.#layout.send(this.#command, route, envelope, tag)
       sent.then(() => {
         pending.sent = true
       }, (err: Error) => {
         if (!this.#pending.delete(tag)) return
         clearTimeout(pending.timer)
         if (isUnsent(err)) {
-          this.#notSent(route, json, err.message).catch(reject)
+          this.#notSent(route, envelope, err.message).catch(reject)
         } else {
-          if ((err as { code?: unknown }).code !== 'FST_WS_NOTIFY_UNKNOWN_CHANNEL') this.#hub.counters.brokerErrors++
+          if ((err as { code?: unknown }).code !== 'FST_WS_NOTIFY_UNKNOWN_CHANNEL') this.#context.brokerError()
           reject(publishFailure(err))
         }
       })
@@ -488,8 +374,8 @@ class RedisAdapter implements Adapter {
     const pending = this.#pending.get(tag)
     if (pending === undefined) return
     this.#pending.delete(tag)
-    if (pending.sent) return pending.resolve(0)
-    this.#hub.counters.brokerErrors++
+    if (pending.sent) return pending.resolve({ delivered: 0 })
+    this.#context.brokerError()
     pending.reject(new FST_WS_NOTIFY_BROKER_TIMEOUT(`no answer from ${this.#target} within ${this.#config.publishTimeout} ms`))
   }
 
@@ -499,20 +385,20 @@ class RedisAdapter implements Adapter {
    * one with history (or for an inbox) does not, because only Redis can give it an offset.
    */
   async #notSent (route: Route, json: string, reason: string): Promise<never> {
-    this.#hub.counters.brokerErrors++
-    const withHistory = route.kind === 'channel' ? this.history.has(route.channel) : route.kind === 'client' && this.inbox !== undefined
-    const delivered = withHistory ? 0 : deliverLocally(this.#hub, route, json)
+    this.#context.brokerError()
+    const withHistory = route.kind === 'channel' ? this.history.has(route.channel) : route.kind === 'client' && this.inbox !== null
+    const delivered = withHistory ? 0 : this.#context.deliver(route, json)
     const err = new FST_WS_NOTIFY_BROKER_UNAVAILABLE(`${reason}; delivered to ${delivered} local socket(s) only`)
     throw Object.assign(err, { delivered })
   }
 
-  /** Resolves the notify() that published `tag`, if it was this instance's. */
-  #settle (tag: string, count: number): void {
+  /** Resolves the notify() that published `tag`, if it was this instance's; `kept`: its epoch and offset. */
+  #settle (tag: string, delivered: number, kept?: { readonly epoch: string, readonly offset: number }): void {
     const pending = this.#pending.get(tag)
     if (pending === undefined) return
     this.#pending.delete(tag)
     clearTimeout(pending.timer)
-    pending.resolve(count)
+    pending.resolve(kept === undefined ? { delivered } : { delivered, position: { epoch: kept.epoch, offset: kept.offset } })
   }
 
   /** History channels whose publisher was seen without their history, warned about once. */
@@ -542,167 +428,61 @@ class RedisAdapter implements Adapter {
     const json = payload.slice(newline + 1)
     if (channel === undefined) {
       if (header[0] === 'b' && header.length === 2) {
-        this.#settle(header[1], deliverLocally(this.#hub, { kind: 'all' }, json))
+        this.#settle(header[1], this.#context.deliver({ kind: 'all' }, json))
         return
       }
       if (header[0] === 'i' && header.length === 5) {
         // A direct message kept in its inbox: delivered to the sockets here, held for those reading it.
-        this.inbox?.received(header[1], header[3], Number(header[4]), json)
-        this.#settle(header[2], deliverLocally(this.#hub, { kind: 'client', clientId: header[1] }, json))
+        const kept = { epoch: header[3], offset: Number(header[4]) }
+        this.inbox?.received(header[1], kept.epoch, kept.offset, json)
+        this.#settle(header[2], this.#context.deliver({ kind: 'client', clientId: header[1] }, json), kept)
         return
       }
       if (header[0] !== 'd' || header.length !== 3) return
-      this.#settle(header[2], deliverLocally(this.#hub, { kind: 'client', clientId: header[1] }, json))
+      this.#settle(header[2], this.#context.deliver({ kind: 'client', clientId: header[1] }, json))
       return
     }
     if (header[0] === 'c' && header.length === 2) {
-      if (this.#feeds.has(channel)) this.#warnWithoutOffset(channel)
-      this.#settle(header[1], deliverLocally(this.#hub, { kind: 'channel', channel }, json))
+      if (this.#feed.has(channel)) this.#warnWithoutOffset(channel)
+      this.#settle(header[1], this.#context.deliver({ kind: 'channel', channel }, json))
       return
     }
     if (header[0] === 'n' && header.length === 3) {
       const concrete = this.#layout.concreteOf(channel, header[2])
-      if (concrete !== undefined) this.#settle(header[1], deliverLocally(this.#hub, { kind: 'channel', channel: concrete }, json))
+      if (concrete !== undefined) this.#settle(header[1], this.#context.deliver({ kind: 'channel', channel: concrete }, json))
       return
     }
     if (header[0] === 'h' && header.length === 5) {
       const concrete = this.#layout.concreteOf(channel, header[4])
       if (concrete === undefined) return
-      const nsFeed = this.#feeds.get(concrete)
       // No copy here: nobody here is subscribed (a copy in use is never dropped).
-      if (nsFeed === undefined) this.#settle(header[3], deliverLocally(this.#hub, { kind: 'channel', channel: concrete }, json))
-      else this.#receive(concrete, nsFeed, { epoch: header[1], offset: Number(header[2]), tag: header[3], json, time: Date.now() })
+      if (!this.#feed.has(concrete)) this.#settle(header[3], this.#context.deliver({ kind: 'channel', channel: concrete }, json), { epoch: header[1], offset: Number(header[2]) })
+      else this.#feed.receive(concrete, { epoch: header[1], offset: Number(header[2]), tag: header[3], json, time: Date.now() })
       return
     }
-    const feed = this.#feeds.get(channel)
-    if (header[0] !== 'h' || header.length !== 4 || feed === undefined) return
-    this.#receive(channel, feed, { epoch: header[1], offset: Number(header[2]), tag: header[3], json, time: Date.now() })
+    if (header[0] !== 'h' || header.length !== 4) return
+    this.#feed.receive(channel, { epoch: header[1], offset: Number(header[2]), tag: header[3], json, time: Date.now() })
   }
 
-  /**
-   * The next message in order is applied at once. During a read of the Stream every message waits
-   * for it (the subscription delivers in order, so they follow what the read returns); anything
-   * out of order or of another epoch starts a read.
-   */
-  #receive (channel: string, feed: Feed, message: Held): void {
-    const { mirror } = feed
-    if (feed.reading) {
-      feed.held.push(message)
-    } else if (message.epoch === mirror.epoch && message.offset === mirror.offset + 1) {
-      this.#apply(channel, mirror, message)
-    } else if (message.epoch === mirror.epoch && message.offset <= mirror.offset) {
-      this.#settle(message.tag, 0)
-    } else {
-      feed.held.push(message)
-      this.#read(channel).catch(() => {})
-    }
-  }
-
-  /** Keeps and delivers one message: one synchronous step (see history.ts, subscribeWithHistory). */
-  #apply (channel: string, mirror: ChannelLog, message: Held): void {
-    mirror.append(message.json, message.time)
-    this.#settle(message.tag, deliverLocally(this.#hub, { kind: 'channel', channel }, message.json))
-  }
-
-  /**
-   * Reads the channel's epoch, latest offset and what the Stream holds after the mirror's last
-   * offset, then applies it and the held messages in offset order. One read per channel at a
-   * time; a request during a read runs another after it.
-   */
-  async #read (channel: string): Promise<void> {
-    const feed = this.#feeds.get(channel)
-    // A namespace channel's copy dropped meanwhile: nothing to feed.
-    if (feed === undefined) return
-    if (feed.reading) {
-      feed.readAgain = true
-      return
-    }
-    feed.reading = true
-    const { mirror } = feed
-    try {
-      const [epoch, latest, entries] = await runScript(this.#command, READ_HISTORY, READ_SHA,
-        [this.#layout.stateKey(channel), this.#layout.logKey(channel)],
-        [newEpoch(), mirror.epoch, mirror.offset + 1]) as [string, number, Array<[string, string[]]>]
-      if (epoch !== mirror.epoch) {
-        const first = entries.length > 0 ? parseInt(entries[0][0], 10) : latest + 1
-        this.#holeAt(channel, mirror, epoch, first - 1)
-      }
-      const messages: Held[] = entries.map(([id, fields]) => {
-        const value: Record<string, string> = {}
-        for (let i = 0; i < fields.length; i += 2) value[fields[i]] = fields[i + 1]
-        // On a namespace channel `g` also holds what its `*` stands for, after the tag.
-        return { epoch, offset: parseInt(id, 10), tag: (value.g ?? '').split(' ')[0], json: value.m ?? '', time: Number(value.t) }
-      })
-      const held = feed.held
-      feed.held = []
-      for (const message of held) {
-        if (message.epoch === epoch) {
-          messages.push(message)
-        } else {
-          // Older than this read (dropped) or newer (the next read finds it in the Stream).
-          this.#settle(message.tag, 0)
-          feed.readAgain = true
-        }
-      }
-      messages.sort((a, b) => a.offset - b.offset)
-      for (const message of messages) {
-        if (message.offset <= mirror.offset) {
-          this.#settle(message.tag, 0)
-          continue
-        }
-        // Gone from the Stream before this instance got it (trimmed while it was away).
-        if (message.offset > mirror.offset + 1) this.#holeAt(channel, mirror, epoch, message.offset - 1)
-        this.#apply(channel, mirror, message)
-      }
-    } finally {
-      feed.reading = false
-    }
-    // Only after a read that worked: a failed one waits for the next 'ready' (no busy loop).
-    if (feed.readAgain) {
-      feed.readAgain = false
-      await this.#read(channel)
-    }
-  }
-
-  /**
-   * A namespace channel's copy, made and read from its Stream when a socket here first subscribes
-   * to it (MirroredHistory.open); resolves once resume and `latest` can answer from it. Undefined
-   * when the channel needs no read (declared, or its copy is here already).
-   */
-  #load (channel: string): Promise<void> | undefined {
-    const known = this.#feeds.get(channel)
-    if (known !== undefined) return known.loading ?? undefined
-    const mirror = this.history.open(channel)
-    if (mirror === undefined) return undefined
-    const feed: Feed = { mirror, held: [], reading: false, readAgain: false, loading: null }
-    this.#feeds.set(channel, feed)
-    feed.loading = this.#read(channel).then(() => { feed.loading = null }, (err: unknown) => {
-      // Not read: forgotten, so the next subscribe tries again.
-      if (this.#feeds.get(channel) === feed) {
-        this.#feeds.delete(channel)
-        this.history.forget(channel)
-      }
-      throw err
+  /** Reads a channel's epoch, latest offset and its Stream from `from` (all of it in another epoch). */
+  async #readHistory (channel: string, knownEpoch: string, from: number): Promise<HistoryRead> {
+    const [epoch, latest, entries] = await runScript(this.#command, READ_HISTORY, READ_SHA,
+      [this.#layout.stateKey(channel), this.#layout.logKey(channel)],
+      [newEpoch(), knownEpoch, from]) as [string, number, Array<[string, string[]]>]
+    const messages: Received[] = entries.map(([id, fields]) => {
+      const value: Record<string, string> = {}
+      for (let i = 0; i < fields.length; i += 2) value[fields[i]] = fields[i + 1]
+      // On a namespace channel `g` also holds what its `*` stands for, after the tag.
+      return { epoch, offset: parseInt(id, 10), tag: (value.g ?? '').split(' ')[0], json: value.m ?? '', time: Number(value.t) }
     })
-    return feed.loading
+    return { epoch, latest, messages }
   }
 
-  /**
-   * The mirror cannot continue without a hole: it starts over at `offset` of `epoch`, and this
-   * instance's subscribers of the channel are closed (1012) so that their client resumes and
-   * learns `recovered: false`. Not at start, when nobody is subscribed yet.
-   */
-  #holeAt (channel: string, mirror: ChannelLog, epoch: string, offset: number): void {
-    const known = mirror.epoch !== ''
-    mirror.reset(epoch, offset)
-    if (!known) return
-    const subscribers = this.#hub.subscribers.get(channel)
-    if (subscribers === undefined) return
+  /** The channel's copy restarted after a hole: its subscribers here are closed (1012) so that their client resumes and learns `recovered: false`. */
+  #reset (channel: string): void {
+    if (!this.#context.hasSubscribers(channel)) return
     this.#log.warn({ channel }, 'fastify-ws-notify: channel history lost messages; closing its subscribers so they resume')
-    for (const connection of [...subscribers]) {
-      this.#hub.remove(connection)
-      this.#hub.close(connection, CLOSE_HISTORY_RESET, 'channel history reset')
-    }
+    this.#context.evict(channel, CLOSE_HISTORY_RESET, 'channel history reset')
   }
 
   async clusterStats (): Promise<ClusterStats> {

@@ -54,11 +54,6 @@ export class MirroredHistory extends LogHistory {
     return pattern === undefined ? undefined : this.#namespaces.get(pattern)
   }
 
-  /** Offsets are assigned in Redis, never here: the publisher leaves this to the adapter. */
-  append (): string {
-    throw new Error('fastify-ws-notify: offsets of a Redis cluster are assigned in Redis')
-  }
-
   override has (channel: string): boolean {
     return this.logs.has(channel) || this.#namespaceOf(channel) !== undefined
   }

@@ -18,12 +18,12 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import type { InboxConfig, InboxRecovery, InboxStore } from './inbox'
-import type { ResumePosition } from './history'
+import { offsetPrefix, type ResumePosition } from './history'
 import { ENSURE_EPOCH } from './redis-scripts'
 
 /**
  * Keeps and publishes one direct message. KEYS: state, log. ARGV: candidate epoch, envelope JSON
- * without its final `0}`, size, direct pub/sub channel, header before the epoch (`i ID TAG`),
+ * up to its offset (history.ts, offsetPrefix), size, direct pub/sub channel, header before the epoch (`i ID TAG`),
  * time in ms, ttl in ms. Returns the number of instances that received it.
  */
 const SEND_TO_INBOX = `${ENSURE_EPOCH}
@@ -88,10 +88,10 @@ export class RedisInbox implements InboxStore {
     return [`${this.#prefix}{inbox:${clientId}}:state`, `${this.#prefix}{inbox:${clientId}}:log`]
   }
 
-  /** Puts a direct message (serialized with `"offset":0` last) into the client id's inbox and publishes it. */
-  async send (client: Redis, clientId: string, json: string, tag: string): Promise<number> {
+  /** Puts a direct message (serialized without offset) into the client id's inbox, with its offset, and publishes it. */
+  async send (client: Redis, clientId: string, envelope: string, tag: string): Promise<number> {
     return await this.#run(client, SEND_TO_INBOX, SEND_SHA, this.#keys(clientId),
-      [newEpoch(), json.slice(0, -2), this.#config.size, this.#directChannel, `i ${clientId} ${tag}`, Date.now(), this.#config.ttl]) as number
+      [newEpoch(), offsetPrefix(envelope), this.#config.size, this.#directChannel, `i ${clientId} ${tag}`, Date.now(), this.#config.ttl]) as number
   }
 
   /** A published direct message (header `i ID TAG EPOCH OFFSET`) reached this instance: held for readers. */

@@ -14,13 +14,11 @@ import { createHash } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import type { AdapterContext } from './adapter'
 import { ChannelPatterns } from './auth'
-import type { Hub } from './hub'
 import type { ChannelConfig } from './options'
 import type { PresenceConfig } from './presence-options'
 import { joinLeaveFrame, type ClusterPresence } from './presence-service'
 import type { PresenceCounts, PresenceList, PresenceMember, PresenceTracker } from './presence'
 import { PRESENCE_GOODBYE, PRESENCE_HEARTBEAT, PRESENCE_JOIN, PRESENCE_LEAVE } from './redis-presence-scripts'
-import { encodeMessage } from './sender'
 
 /** Heartbeats an instance may miss before its members are dropped. */
 export const PRESENCE_MISSED_HEARTBEATS = 4
@@ -41,7 +39,7 @@ export class RedisPresence implements ClusterPresence {
   readonly #prefix: string
   readonly #instance: string
   readonly #interval: number
-  readonly #hub: Hub
+  readonly #deliver: AdapterContext['deliver']
   readonly #channels: ReadonlyMap<string, ChannelConfig>
   readonly #patterns: ChannelPatterns
   readonly #maxListed: number
@@ -55,7 +53,7 @@ export class RedisPresence implements ClusterPresence {
     this.#prefix = prefix
     this.#instance = instance
     this.#interval = interval
-    this.#hub = context.hub
+    this.#deliver = context.deliver
     this.#channels = context.channels
     this.#patterns = new ChannelPatterns([...context.channels.keys()])
     this.#maxListed = config.maxListed
@@ -115,7 +113,7 @@ export class RedisPresence implements ClusterPresence {
     const newline = payload.indexOf('\n')
     if (newline === -1) return
     const channel = payload.slice(0, newline)
-    if (this.#joinLeave(channel)) this.#hub.deliverToChannel(channel, encodeMessage(payload.slice(newline + 1)))
+    if (this.#joinLeave(channel)) this.#deliver({ kind: 'channel', channel }, payload.slice(newline + 1))
   }
 
   async list (channel: string): Promise<PresenceList> {

@@ -20,8 +20,9 @@ end
 
 /**
  * Publishes one notification of a history channel.
- * KEYS: state, log. ARGV: candidate epoch, envelope JSON without its final `0}` (it ends with
- * `"offset":`), history size, pub/sub channel, publisher tag, time in ms.
+ * KEYS: state, log. ARGV: candidate epoch, envelope JSON up to its offset (history.ts,
+ * offsetPrefix: it ends with `"offset":`; the script appends `offset .. '}'`, as withOffset does),
+ * history size, pub/sub channel, publisher tag, time in ms.
  * Returns the number of subscribers (instances) that received it, as PUBLISH does.
  */
 export const PUBLISH_WITH_OFFSET = `${ENSURE_EPOCH}
