@@ -5,12 +5,11 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Hub } from './hub'
 import type { HistoryStore } from './history'
-import type { InboxConfig, InboxStore } from './inbox'
-import type { ChannelConfig } from './options'
+import type { InboxStore } from './inbox'
+import type { ChannelConfig, InboxConfig, PresenceConfig } from './config-types'
 import type { ClusterStats } from './cluster-stats'
 import { encodeMessage } from './sender'
 import type { ClusterPresence } from './presence-service'
-import type { PresenceConfig } from './presence-options'
 
 /** Where a message goes: a channel's subscribers, every socket of one client id, or every socket. */
 export type Route =

@@ -7,7 +7,7 @@
 // header would let whoever sends it write into the document (issue 18.6).
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { EventSchema } from './event-schema'
-import type { Config } from './options'
+import type { Config } from './config-types'
 import { isChannelPattern } from './auth'
 import {
   CHANNEL_NAME_MAX, CLIENT_ID_PATTERN, ConnectedFrame, ErrorFrame, JoinLeaveFrame, NotificationFrame, PingAction, PongFrame,

@@ -1,12 +1,6 @@
 // A channel's `delivery` and `conflateBy` (see conflation.ts): checked at registration.
-import { describe, fail } from './options'
-
-export interface ChannelDelivery {
-  /** 'latest': a subscriber that is behind gets only the newest message per key (conflation.ts). */
-  readonly delivery: 'all' | 'latest'
-  /** The data field whose value keys conflation on a 'latest' channel; null: one key per channel. */
-  readonly conflateBy: string | null
-}
+import type { ChannelDelivery } from './config-types'
+import { describe, fail } from './invalid-option'
 
 /** Reads `delivery` ('all' by default) and `conflateBy` (only with 'latest') of one declaration. */
 export function readChannelDelivery (name: string, declaration: { delivery?: unknown, conflateBy?: unknown }): ChannelDelivery {

@@ -6,7 +6,7 @@
 // gives each of its channels (`user:42`) a log of its own when first used, at most
 // `history.channels` of them: the one used least recently is dropped first (in memory only).
 import { randomBytes } from 'node:crypto'
-import type { ChannelConfig, HistoryConfig } from './options'
+import type { ChannelConfig, HistoryConfig } from './config-types'
 import type { Connection, Hub } from './hub'
 import type { RequestId } from './protocol'
 import { encodeMessage } from './sender'

@@ -10,16 +10,8 @@
 // its own (redis-inbox.ts): Streams, offsets cluster-wide.
 import { randomBytes } from 'node:crypto'
 import { ChannelLog, heldIn, missedIn, type HistoryPosition, type ResumePosition } from './history'
-import { describe, fail } from './options'
-
-export interface InboxConfig {
-  /** Messages kept per client id. */
-  readonly size: number
-  /** Milliseconds a message stays replayable. */
-  readonly ttl: number
-  /** Client ids whose inbox is kept in memory at once (least recently used dropped first). */
-  readonly clients: number
-}
+import type { InboxConfig } from './config-types'
+import { describe, fail } from './invalid-option'
 
 /** What a connecting client is told about its inbox, and what it missed. */
 export interface InboxRecovery extends HistoryPosition {

@@ -2,71 +2,17 @@
 // then filled with defaults once into a frozen config that the rest of the plugin reads.
 import { isEventSchema, type EventSchema } from './event-schema'
 import type { NotificationsOptions, StatsRouteOptions } from '../types/index'
-import { FST_WS_NOTIFY_INVALID_OPTION } from './errors'
+import { describe, fail } from './invalid-option'
 import { CHANNEL_NAME_MAX } from './protocol'
 import type { AdapterFactory } from './adapter'
 import { isChannelPattern, type AuthConfig } from './auth'
-import type { LimitsConfig } from './limits'
 import { isHostname, isOrigin, normalizeOrigin, type HostPolicy, type OriginPolicy } from './origin'
-import type { RateLimitConfig } from './rate-limit'
 import type { Registry } from 'prom-client'
-import { readPresence, readChannelPresence, type PresenceConfig } from './presence-options'
-import { readHooks, type LifecycleHooks } from './lifecycle'
-import { readInbox, type InboxConfig } from './inbox'
-import { readChannelDelivery, type ChannelDelivery } from './delivery-options'
-
-export interface ChannelConfig extends ChannelDelivery {
-  readonly name: string
-  /** Declared event types and their schemas; null when any type and any data is accepted. */
-  readonly events: ReadonlyMap<string, EventSchema> | null
-  /** Kept history (ttl 0: no ttl); null when the channel keeps none. */
-  readonly history: HistoryConfig | null
-  /** A new subscriber receives the channel's last message right after `subscribed`. */
-  readonly latest: boolean
-  /** Who is on the channel may be asked (`presence` actions); joinLeave implies it. */
-  readonly presence: boolean
-  /** Subscribers receive `join`/`leave` when a client id's first socket joins and its last leaves. */
-  readonly joinLeave: boolean
-}
-
-export interface HistoryConfig {
-  readonly size: number
-  /** Milliseconds a message stays resumable; 0 means no limit but size. */
-  readonly ttl: number
-  /**
-   * On a namespace (`user:*`): how many of its channels keep a history at once; the one used least
-   * recently is dropped for a new one. Unused (and absent from messages) on other channels.
-   */
-  readonly channels: number
-}
-
-export interface Config extends HardeningConfig, ObservabilityConfig {
-  readonly channels: ReadonlyMap<string, ChannelConfig>
-  /** The WebSocket route, Fastify's register `prefix` included; side routes hang under it. */
-  readonly path: string
-  /** Fastify's register options for the plugin's routes (`logLevel`, `logSerializers`), as given. */
-  readonly routeScope: Readonly<Record<string, unknown>>
-  readonly stats: false | Readonly<StatsRouteOptions> & { readonly url: string }
-  readonly heartbeatInterval: number
-  readonly idleTimeout: number
-  readonly maxPayload: number
-  readonly maxMessageSize: number
-  readonly closeTimeout: number
-  readonly maxBufferedBytes: number
-  readonly slowConsumer: 'close' | 'drop'
-  /** A broker adapter (Redis); null for the in-memory default. */
-  readonly adapter: AdapterFactory | null
-  /** Bounds and public info of presence channels (see presence.ts). */
-  readonly presence: PresenceConfig
-  /** Lifecycle hooks (lifecycle.ts); null when none is given. */
-  readonly hooks: Readonly<LifecycleHooks> | null
-  /** Serve Server-Sent Events streams at `${path}/sse` (sse-route.ts). */
-  readonly sse: boolean
-  /** Direct messages kept per client id for replay (inbox.ts); null when off. */
-  readonly inbox: InboxConfig | null
-  /** Milliseconds a WebSocket's frames may wait to be written together; 0: each tick's go out at its end (sender.ts). */
-  readonly flushInterval: number
-}
+import { readPresence, readChannelPresence } from './presence-options'
+import { readHooks } from './lifecycle'
+import { readInbox } from './inbox'
+import { readChannelDelivery } from './delivery-options'
+import type { ChannelConfig, Config, HardeningConfig, HistoryConfig, ObservabilityConfig, RateLimitConfig } from './config-types'
 
 /** Options read by readObservability() at the end of this file. */
 const OBSERVABILITY_OPTIONS = ['dashboard', 'metrics', 'asyncapi']
@@ -88,18 +34,6 @@ const KNOWN_OPTIONS = new Set([
   'closeTimeout', 'maxBufferedBytes', 'slowConsumer', 'history', 'adapter', 'presence', 'hooks', 'sse', 'inbox',
   'flushInterval', ...HARDENING_OPTIONS, ...OBSERVABILITY_OPTIONS, ...REGISTER_OPTIONS
 ])
-
-export function describe (value: unknown): string {
-  if (value === null) return 'null'
-  if (Array.isArray(value)) return 'array'
-  if (typeof value === 'string') return `string ${JSON.stringify(value)}`
-  if (typeof value === 'number') return `number ${value}`
-  return typeof value
-}
-
-export function fail (message: string): never {
-  throw new FST_WS_NOTIFY_INVALID_OPTION(message)
-}
 
 function integerOption (options: Record<string, unknown>, name: string, fallback: number, min: number): number {
   const value = options[name]
@@ -265,7 +199,7 @@ function readAdapter (value: unknown): AdapterFactory | null {
 }
 
 /** Checks the options and returns the frozen config; throws FST_WS_NOTIFY_INVALID_OPTION. */
-export function buildConfig (input: NotificationsOptions | undefined): Config {
+export function buildConfig (input: NotificationsOptions | undefined): Config<AdapterFactory> {
   if (typeof input !== 'object' || input === null) {
     fail(`options must be an object with at least { channels }; got ${describe(input)}`)
   }
@@ -314,13 +248,6 @@ export function buildConfig (input: NotificationsOptions | undefined): Config {
 }
 
 // ---- hardening: authentication, origins, limits, rate limit ------------------------------
-
-export interface HardeningConfig extends AuthConfig, LimitsConfig {
-  readonly allowedOrigins: OriginPolicy
-  /** Hosts trusted for same-origin upgrades besides localhost and literal addresses (DNS rebinding). */
-  readonly allowedHosts: HostPolicy
-  readonly rateLimit: RateLimitConfig | false
-}
 
 function hookOption<T> (options: Record<string, unknown>, name: string, accepts: string): T | null {
   const value = options[name]
@@ -399,15 +326,6 @@ function readHardening (options: Record<string, unknown>): HardeningConfig {
 }
 
 // ---- observability: dashboard, Prometheus metrics, AsyncAPI ------------------------------
-
-export interface ObservabilityConfig {
-  /** Serve the dashboard page at `${path}/dashboard`. */
-  readonly dashboard: boolean
-  /** Serve `${path}/metrics`; `registry` null: a registry of this registration's own. */
-  readonly metrics: false | { readonly registry: Registry | null }
-  /** Serve `${path}/asyncapi.json`. */
-  readonly asyncapi: boolean
-}
 
 function booleanOption (options: Record<string, unknown>, name: string, fallback: boolean): boolean {
   const value = options[name]

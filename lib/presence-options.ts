@@ -1,18 +1,7 @@
 // The presence options: `presence: true` / `joinLeave: true` on a channel's declaration, and the
 // plugin-wide `presence: { grace, maxMembers, maxListed, info }` bounds. Checked here, filled once.
-import type { Identity } from '../types/index'
-import { describe, fail } from './options'
-
-export interface PresenceConfig {
-  /** Milliseconds a client id stays a member after its last socket left (a reconnect does not flap). */
-  readonly grace: number
-  /** Members (client ids) one channel holds on one instance; one more is refused with CHANNEL_FULL. */
-  readonly maxMembers: number
-  /** Members listed in one `presence` reply; past it the reply says `truncated: true` and `total`. */
-  readonly maxListed: number
-  /** The public info of a member the app chooses to expose; null: none (never the whole identity). */
-  readonly info: ((identity: Identity) => unknown) | null
-}
+import type { PresenceConfig } from './config-types'
+import { describe, fail } from './invalid-option'
 
 const DEFAULTS = { grace: 2_000, maxMembers: 100_000, maxListed: 1_000 }
 const KEYS = ['grace', 'maxMembers', 'maxListed', 'info']

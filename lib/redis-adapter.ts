@@ -25,7 +25,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type { Redis, RedisOptions } from 'ioredis'
 import { deliverLocally, type Adapter, type AdapterContext, type AdapterFactory, type Route } from './adapter'
-import type { ChannelConfig } from './options'
+import type { ChannelConfig } from './config-types'
 import type { Hub } from './hub'
 import { MirroredHistory } from './redis-history'
 import type { ChannelLog } from './history'
