@@ -4,6 +4,7 @@ import { isEventSchema, type EventSchema } from './event-schema'
 import type { NotificationsOptions, StatsRouteOptions } from '../types/index'
 import { describe, fail } from './invalid-option'
 import { CHANNEL_NAME_MAX } from './protocol'
+import { DEFAULTS } from './defaults'
 import type { AdapterFactory } from './adapter'
 import { isChannelPattern, type AuthConfig } from './auth'
 import { isHostname, isOrigin, normalizeOrigin, type HostPolicy, type OriginPolicy } from './origin'
@@ -35,9 +36,12 @@ const KNOWN_OPTIONS = new Set([
   'flushInterval', ...HARDENING_OPTIONS, ...OBSERVABILITY_OPTIONS, ...REGISTER_OPTIONS
 ])
 
-function integerOption (options: Record<string, unknown>, name: string, fallback: number, min: number): number {
+/** The options whose default is a number. */
+type IntegerOption = { [K in keyof typeof DEFAULTS]: typeof DEFAULTS[K] extends number ? K : never }[keyof typeof DEFAULTS]
+
+function integerOption (options: Record<string, unknown>, name: IntegerOption, min: number): number {
   const value = options[name]
-  if (value === undefined) return fallback
+  if (value === undefined) return DEFAULTS[name]
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
     fail(`${name} must be an integer >= ${min}; got ${describe(value)}`)
   }
@@ -53,8 +57,6 @@ function checkChannelName (name: unknown): string {
 
 /** Largest history size accepted: a bound on the memory one channel may hold. */
 const HISTORY_SIZE_MAX = 1_000_000
-/** Channels of one namespace that keep a history at once, by default. */
-export const NAMESPACE_HISTORY_CHANNELS = 10_000
 
 /** Reads a `history` value (plugin default or one channel's); `where` names it in messages. */
 function readHistory (value: unknown, where: string): HistoryConfig | null {
@@ -75,17 +77,17 @@ function readHistory (value: unknown, where: string): HistoryConfig | null {
   if (channels !== undefined && (typeof channels !== 'number' || !Number.isSafeInteger(channels) || channels < 1)) {
     fail(`${where}.channels must be an integer >= 1 (channels of a namespace that keep a history at once); got ${describe(channels)}`)
   }
-  return Object.freeze({ size, ttl: ttl ?? 0, channels: channels ?? NAMESPACE_HISTORY_CHANNELS })
+  return Object.freeze({ size, ttl: ttl ?? DEFAULTS.history.ttl, channels: channels ?? DEFAULTS.history.channels })
 }
 
 /** A channel's history and `latest` from its declaration and the plugin default. */
 function readChannelHistory (name: string, declaration: { history?: unknown, latest?: unknown }, fallback: HistoryConfig | null):
 Pick<ChannelConfig, 'history' | 'latest'> {
-  const { latest = false } = declaration
+  const { latest = DEFAULTS.channel.latest } = declaration
   if (typeof latest !== 'boolean') fail(`channels.${name}.latest must be a boolean; got ${describe(latest)}`)
   let history = declaration.history === undefined ? fallback : readHistory(declaration.history, `channels.${name}.history`)
   // The latest message is kept in a history of one when the channel keeps none.
-  if (latest && history === null) history = Object.freeze({ size: 1, ttl: 0, channels: NAMESPACE_HISTORY_CHANNELS })
+  if (latest && history === null) history = Object.freeze({ size: 1, ...DEFAULTS.history })
   return { history, latest }
 }
 
@@ -95,7 +97,7 @@ function readChannels (channels: unknown, defaultHistory: HistoryConfig | null =
     for (const raw of channels) {
       const name = checkChannelName(raw)
       if (result.has(name)) fail(`channels: "${name}" is listed twice`)
-      result.set(name, { name, events: null, history: defaultHistory, latest: false, presence: false, joinLeave: false, delivery: 'all', conflateBy: null })
+      result.set(name, { name, events: null, history: defaultHistory, ...DEFAULTS.channel, conflateBy: null })
     }
   } else if (typeof channels === 'object' && channels !== null) {
     for (const [rawName, declaration] of Object.entries(channels)) {
@@ -166,10 +168,11 @@ function readRouteScope (options: Record<string, unknown>): Config['routeScope']
   return Object.freeze(scope)
 }
 
-function readStats (stats: unknown, path: string, prefix: string): Config['stats'] {
+function readStats (given: unknown, path: string, prefix: string): Config['stats'] {
   // path '/' gives '/stats', not '//stats'.
   const url = path === '/' ? '/stats' : `${path}/stats`
-  if (stats === undefined || stats === true) return Object.freeze({ url })
+  const stats = given ?? DEFAULTS.stats
+  if (stats === true) return Object.freeze({ url })
   if (stats === false) return false
   if (typeof stats !== 'object' || stats === null || Array.isArray(stats)) {
     fail(`stats must be true, false or { url, onRequest, preHandler }; got ${describe(stats)}`)
@@ -210,12 +213,12 @@ export function buildConfig (input: NotificationsOptions | undefined): Config<Ad
   if (options.channels === undefined) fail('channels is required: a list of names or a map of channel declarations')
 
   const prefix = readPrefix(options.prefix)
-  const ownPath = options.path ?? '/ws'
+  const ownPath = options.path ?? DEFAULTS.path
   if (typeof ownPath !== 'string' || !/^\/[^\s?#]*$/.test(ownPath) || (ownPath.length > 1 && ownPath.endsWith('/'))) {
     fail(`path must start with "/", contain no spaces, "?" or "#", and not end with "/"; got ${describe(ownPath)}`)
   }
   const path = prefix === '' ? ownPath : ownPath === '/' ? prefix : `${prefix}${ownPath}`
-  const slowConsumer = options.slowConsumer ?? 'close'
+  const slowConsumer = options.slowConsumer ?? DEFAULTS.slowConsumer
   if (slowConsumer !== 'close' && slowConsumer !== 'drop') {
     fail(`slowConsumer must be "close" or "drop"; got ${describe(slowConsumer)}`)
   }
@@ -229,19 +232,19 @@ export function buildConfig (input: NotificationsOptions | undefined): Config<Ad
     path,
     routeScope: readRouteScope(options),
     stats: readStats(options.stats, path, prefix),
-    heartbeatInterval: integerOption(options, 'heartbeatInterval', 30_000, 0),
-    idleTimeout: integerOption(options, 'idleTimeout', 300_000, 0),
-    maxPayload: integerOption(options, 'maxPayload', 64 * 1024, 1),
-    maxMessageSize: integerOption(options, 'maxMessageSize', 1024 * 1024, 1),
-    closeTimeout: integerOption(options, 'closeTimeout', 2_000, 0),
-    maxBufferedBytes: integerOption(options, 'maxBufferedBytes', 1024 * 1024, 1),
+    heartbeatInterval: integerOption(options, 'heartbeatInterval', 0),
+    idleTimeout: integerOption(options, 'idleTimeout', 0),
+    maxPayload: integerOption(options, 'maxPayload', 1),
+    maxMessageSize: integerOption(options, 'maxMessageSize', 1),
+    closeTimeout: integerOption(options, 'closeTimeout', 0),
+    maxBufferedBytes: integerOption(options, 'maxBufferedBytes', 1),
     slowConsumer,
     adapter,
     presence: readPresence(options.presence),
     hooks: readHooks(options.hooks),
-    sse: booleanOption(options, 'sse', false),
+    sse: booleanOption(options, 'sse', DEFAULTS.sse),
     inbox: readInbox(options.inbox, hardening.authenticate !== null),
-    flushInterval: integerOption(options, 'flushInterval', 0, 0),
+    flushInterval: integerOption(options, 'flushInterval', 0),
     ...hardening,
     ...readObservability(options)
   })
@@ -256,8 +259,8 @@ function hookOption<T> (options: Record<string, unknown>, name: string, accepts:
   return value as T
 }
 
-function readAllowedOrigins (value: unknown): OriginPolicy {
-  if (value === undefined) return new Set()
+function readAllowedOrigins (given: unknown): OriginPolicy {
+  const value = given ?? DEFAULTS.allowedOrigins
   if (typeof value === 'function') return value as OriginPolicy
   if (!Array.isArray(value)) fail(`allowedOrigins must be a list of origins such as ["https://app.example.com"] or a function (origin, request) => boolean; got ${describe(value)}`)
   const origins = new Set<string>()
@@ -270,8 +273,8 @@ function readAllowedOrigins (value: unknown): OriginPolicy {
   return origins
 }
 
-function readAllowedHosts (value: unknown): HostPolicy {
-  if (value === undefined) return new Set()
+function readAllowedHosts (given: unknown): HostPolicy {
+  const value = given ?? DEFAULTS.allowedHosts
   if (typeof value === 'function') return value as HostPolicy
   if (!Array.isArray(value)) fail(`allowedHosts must be a list of host names such as ["app.example.com"] or a function (host, request) => boolean; got ${describe(value)}`)
   const hosts = new Set<string>()
@@ -286,14 +289,14 @@ function readAllowedHosts (value: unknown): HostPolicy {
 
 function readRateLimit (value: unknown): RateLimitConfig | false {
   if (value === false) return false
-  if (value === undefined) return Object.freeze({ perSecond: 20, burst: 40 })
+  if (value === undefined) return DEFAULTS.rateLimit
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     fail(`rateLimit must be false or { perSecond, burst }; got ${describe(value)}`)
   }
   for (const key of Object.keys(value)) {
     if (key !== 'perSecond' && key !== 'burst') fail(`rateLimit: unknown key "${key}"; accepted: perSecond, burst`)
   }
-  const { perSecond = 20, burst = 40 } = value as { perSecond?: unknown, burst?: unknown }
+  const { perSecond = DEFAULTS.rateLimit.perSecond, burst = DEFAULTS.rateLimit.burst } = value as { perSecond?: unknown, burst?: unknown }
   if (typeof perSecond !== 'number' || !Number.isFinite(perSecond) || perSecond <= 0) {
     fail(`rateLimit.perSecond must be a number > 0 (frames per second); got ${describe(perSecond)}`)
   }
@@ -318,9 +321,9 @@ function readHardening (options: Record<string, unknown>): HardeningConfig {
     authorize,
     allowedOrigins: readAllowedOrigins(options.allowedOrigins),
     allowedHosts: readAllowedHosts(options.allowedHosts),
-    maxConnections: integerOption(options, 'maxConnections', 20_000, 0),
-    maxConnectionsPerClient: integerOption(options, 'maxConnectionsPerClient', 32, 0),
-    maxSubscriptionsPerConnection: integerOption(options, 'maxSubscriptionsPerConnection', 128, 1),
+    maxConnections: integerOption(options, 'maxConnections', 0),
+    maxConnectionsPerClient: integerOption(options, 'maxConnectionsPerClient', 0),
+    maxSubscriptionsPerConnection: integerOption(options, 'maxSubscriptionsPerConnection', 1),
     rateLimit: readRateLimit(options.rateLimit)
   }
 }
@@ -335,7 +338,8 @@ function booleanOption (options: Record<string, unknown>, name: string, fallback
 }
 
 function readMetrics (value: unknown): ObservabilityConfig['metrics'] {
-  if (value === undefined || value === false) return false
+  if (value === undefined) return DEFAULTS.metrics
+  if (value === false) return false
   if (value === true) return Object.freeze({ registry: null })
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     fail(`metrics must be true, false or { registry } (a prom-client Registry); got ${describe(value)}`)
@@ -354,8 +358,8 @@ function readMetrics (value: unknown): ObservabilityConfig['metrics'] {
 }
 
 function readObservability (options: Record<string, unknown>): ObservabilityConfig {
-  const statsOff = options.stats === false
-  const dashboard = booleanOption(options, 'dashboard', false)
+  const statsOff = (options.stats ?? DEFAULTS.stats) === false
+  const dashboard = booleanOption(options, 'dashboard', DEFAULTS.dashboard)
   // The page reads the stats route once a second and sits behind its hooks.
   if (dashboard && statsOff) fail('dashboard needs the stats route (it reads it and shares its hooks); got stats: false')
   return {
@@ -363,6 +367,6 @@ function readObservability (options: Record<string, unknown>): ObservabilityConf
     metrics: readMetrics(options.metrics),
     // On by default: it shows only the channel declarations, behind the stats route's hooks. With
     // stats: false (no side routes wanted) it is off unless asked for.
-    asyncapi: booleanOption(options, 'asyncapi', !statsOff)
+    asyncapi: booleanOption(options, 'asyncapi', DEFAULTS.asyncapi && !statsOff)
   }
 }

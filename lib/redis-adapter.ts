@@ -34,6 +34,7 @@ import { ClusterStatsReporter, type ClusterStats } from './cluster-stats'
 import { ChannelPatterns, isChannelPattern } from './auth'
 import { RedisPresence } from './redis-presence'
 import { RedisInbox } from './redis-inbox'
+import { DEFAULTS } from './defaults'
 import {
   FST_WS_NOTIFY_BROKER_TIMEOUT,
   FST_WS_NOTIFY_BROKER_UNAVAILABLE,
@@ -76,8 +77,8 @@ export interface RedisAdapterConfig {
  * 5 000 ms, or half of `pluginTimeout` when that is less (0 means Fastify waits forever).
  */
 export function defaultConnectTimeout (pluginTimeout: number | undefined): number {
-  if (pluginTimeout === undefined || pluginTimeout <= 0) return 5000
-  return Math.max(1, Math.min(5000, Math.floor(pluginTimeout / 2)))
+  if (pluginTimeout === undefined || pluginTimeout <= 0) return DEFAULTS.redis.connectTimeout
+  return Math.max(1, Math.min(DEFAULTS.redis.connectTimeout, Math.floor(pluginTimeout / 2)))
 }
 
 /** WebSocket close code sent to a channel's subscribers when the history they know is gone. */
@@ -121,17 +122,17 @@ export function readRedisOptions (input: unknown, where: string): RedisAdapterCo
   if (!isUrl && !isClient) {
     fail(`${where}: redis must be an ioredis client (such as fastify.redis) or a redis:// URL; got ${describe(redis)}`)
   }
-  const keyPrefix = options.keyPrefix ?? 'fastify-ws-notify:'
+  const keyPrefix = options.keyPrefix ?? DEFAULTS.redis.keyPrefix
   if (typeof keyPrefix !== 'string' || keyPrefix.length === 0 || /\s/.test(keyPrefix)) {
     fail(`${where}: keyPrefix must be a non-empty string without spaces; got ${describe(keyPrefix)}`)
   }
   return Object.freeze({
     redis: redis as RedisSource,
     keyPrefix,
-    publishTimeout: positiveInteger(`${where}: publishTimeout`, options.publishTimeout, 5000, 1),
+    publishTimeout: positiveInteger(`${where}: publishTimeout`, options.publishTimeout, DEFAULTS.redis.publishTimeout, 1),
     connectTimeout: options.connectTimeout === undefined ? null : positiveInteger(`${where}: connectTimeout`, options.connectTimeout, 0, 1),
-    statsInterval: positiveInteger(`${where}: statsInterval`, options.statsInterval, 5000, 100),
-    statsTimeout: positiveInteger(`${where}: statsTimeout`, options.statsTimeout, 500, 1)
+    statsInterval: positiveInteger(`${where}: statsInterval`, options.statsInterval, DEFAULTS.redis.statsInterval, 100),
+    statsTimeout: positiveInteger(`${where}: statsTimeout`, options.statsTimeout, DEFAULTS.redis.statsTimeout, 1)
   })
 }
 
