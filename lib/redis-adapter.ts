@@ -35,6 +35,7 @@ import { ChannelPatterns, isChannelPattern } from './auth'
 import { RedisPresence } from './redis-presence'
 import { RedisInbox } from './redis-inbox'
 import { DEFAULTS } from './defaults'
+import { CloseCode } from './protocol'
 import {
   FST_WS_NOTIFY_BROKER_TIMEOUT,
   FST_WS_NOTIFY_BROKER_UNAVAILABLE,
@@ -82,7 +83,7 @@ export function defaultConnectTimeout (pluginTimeout: number | undefined): numbe
 }
 
 /** WebSocket close code sent to a channel's subscribers when the history they know is gone. */
-export const CLOSE_HISTORY_RESET = 1012
+export const CLOSE_HISTORY_RESET = CloseCode.SERVICE_RESTART
 
 /** Options for clients the adapter opens itself: fail fast instead of queueing while Redis is away. */
 const OWN_CLIENT_OPTIONS: RedisOptions = {
