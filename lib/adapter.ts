@@ -7,12 +7,11 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Hub } from './hub'
 import { MemoryHistory, type HistoryPosition, type HistoryStore } from './history'
-import { MemoryInbox, type InboxConfig, type InboxStore } from './inbox'
-import type { ChannelConfig } from './options'
+import { MemoryInbox, type InboxStore } from './inbox'
+import type { ChannelConfig, InboxConfig, PresenceConfig } from './config-types'
 import type { ClusterStats } from './cluster-stats'
 import { encodeMessage } from './sender'
 import type { ClusterPresence } from './presence-service'
-import type { PresenceConfig } from './presence-options'
 import type { StatsSnapshot } from './stats'
 
 /** Where a message goes: a channel's subscribers, every socket of one client id, or every socket. */

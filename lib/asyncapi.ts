@@ -7,13 +7,14 @@
 // header would let whoever sends it write into the document (issue 18.6).
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { EventSchema } from './event-schema'
-import type { Config } from './options'
+import type { Config } from './config-types'
 import { isChannelPattern } from './auth'
 import {
   CHANNEL_NAME_MAX, CLIENT_ID_PATTERN, ConnectedFrame, ErrorFrame, JoinLeaveFrame, NotificationFrame, PingAction, PongFrame,
   PresenceAction, PresenceFrame, PresenceStatsFrame, RequestId, Since, SubscribedFrame, type ErrorCode
 } from './protocol'
 import { sideRouteUrl, statsHooks } from './side-routes'
+import { closeCodeTable } from './close-codes'
 
 type JsonSchema = Record<string, unknown>
 type AsyncApiDocument = Record<string, unknown> & { servers?: unknown }
@@ -24,15 +25,6 @@ const ERROR_CODES = ['INVALID_JSON', 'INVALID_MESSAGE', 'UNKNOWN_ACTION', 'INVAL
 type MissingErrorCode = Exclude<ErrorCode, typeof ERROR_CODES[number]>
 /** true, or a compile error naming the missing code. */
 export const ERROR_CODES_COMPLETE: [MissingErrorCode] extends [never] ? true : MissingErrorCode = true
-
-const CLOSE_CODES = `| code | meaning |
-| --- | --- |
-| 1000 | normal close |
-| 1001 | the server is shutting down |
-| 1008 | policy: authentication failed, origin not allowed, abusive client |
-| 1009 | a frame larger than the inbound limit |
-| 1011 | an unexpected server error on this connection |
-| 1013 | try again later: connection limit reached, or the client reads too slowly |`
 
 /** A TypeBox schema as plain JSON Schema: its symbol keys (Kind, Optional) dropped. */
 function plain (schema: EventSchema | JsonSchema): JsonSchema {
@@ -176,7 +168,7 @@ export function buildAsyncApi (config: Config): AsyncApiDocument {
       version: '1',
       description: 'Wire protocol version 1. Every frame is a UTF-8 text frame holding one JSON object; timestamps are ISO 8601 UTC.' +
         (config.authenticate === null ? '' : ' Connections are authenticated by the application: the identity it returns is the client id.') +
-        `\n\nClose codes:\n\n${CLOSE_CODES}`
+        `\n\nClose codes:\n\n${closeCodeTable('asyncapi')}`
     },
     defaultContentType: 'application/json',
     channels: {

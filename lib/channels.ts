@@ -1,7 +1,7 @@
 // Declared channels and the validation of what notify() sends on them. Every schema is compiled
 // once here, at registration; notify() only runs the compiled checks.
 import { compileEventSchema, type EventCheck } from './event-schema'
-import type { ChannelConfig } from './options'
+import type { ChannelConfig } from './config-types'
 import {
   FST_WS_NOTIFY_INVALID_PAYLOAD,
   FST_WS_NOTIFY_INVALID_TYPE,

@@ -5,7 +5,7 @@
 // fan-out's shared encoded buffer: holding costs a map entry, never a copy. Such a subscriber is
 // never closed as a slow consumer for these messages. Offsets of skipped messages are skipped
 // (history.ts still keeps them; a resume from the last offset the reader got still works).
-import type { ChannelDelivery } from './delivery-options'
+import type { ChannelDelivery } from './config-types'
 import type { Drainable } from './peer'
 import type { EncodedMessage, Writable } from './sender'
 import { ChannelPatterns, isChannelPattern } from './auth'

@@ -3,7 +3,7 @@
 // and style (by hash) and connections to this origin: the page cannot reach any other host.
 import type { FastifyInstance } from 'fastify'
 import { createHash } from 'node:crypto'
-import type { Config } from './options'
+import type { Config } from './config-types'
 import { CONFIG_PLACEHOLDER, DASHBOARD_HTML, DASHBOARD_SCRIPT, DASHBOARD_STYLE } from './dashboard-page'
 import { sideRouteUrl, statsHooks } from './side-routes'
 import { isChannelPattern } from './auth'

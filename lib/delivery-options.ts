@@ -1,16 +1,11 @@
 // A channel's `delivery` and `conflateBy` (see conflation.ts): checked at registration.
-import { describe, fail } from './options'
-
-export interface ChannelDelivery {
-  /** 'latest': a subscriber that is behind gets only the newest message per key (conflation.ts). */
-  readonly delivery: 'all' | 'latest'
-  /** The data field whose value keys conflation on a 'latest' channel; null: one key per channel. */
-  readonly conflateBy: string | null
-}
+import type { ChannelDelivery } from './config-types'
+import { describe, fail } from './invalid-option'
+import { DEFAULTS } from './defaults'
 
 /** Reads `delivery` ('all' by default) and `conflateBy` (only with 'latest') of one declaration. */
 export function readChannelDelivery (name: string, declaration: { delivery?: unknown, conflateBy?: unknown }): ChannelDelivery {
-  const { delivery = 'all', conflateBy } = declaration
+  const { delivery = DEFAULTS.channel.delivery, conflateBy } = declaration
   if (delivery !== 'all' && delivery !== 'latest') {
     fail(`channels.${name}.delivery must be "all" or "latest"; got ${describe(delivery)}`)
   }

@@ -7,7 +7,7 @@
 // first used, at most `history.channels` of them: the one used least recently is dropped first
 // (in memory only).
 import { randomBytes } from 'node:crypto'
-import type { ChannelConfig, HistoryConfig } from './options'
+import type { ChannelConfig, HistoryConfig } from './config-types'
 import type { Connection, Hub } from './hub'
 import type { RequestId } from './protocol'
 import { encodeMessage } from './sender'

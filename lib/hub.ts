@@ -7,7 +7,7 @@ import { Sender, directSocketOf, encodeMessage, queuedBytes, type EncodedMessage
 import { Counters, snapshot, type StatsSnapshot } from './stats'
 import { CloseCode } from './protocol'
 import { Conflation } from './conflation'
-import type { ChannelDelivery } from './delivery-options'
+import type { ChannelDelivery } from './config-types'
 
 /** One open socket (a WebSocket, or an SSE stream: see peer.ts) and what it is subscribed to. */
 export class Connection<S extends PeerSocket = PeerSocket> implements Writable {

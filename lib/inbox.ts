@@ -10,16 +10,9 @@
 // it. The Redis adapter owns its own (redis-inbox.ts): Streams, offsets cluster-wide.
 import { randomBytes } from 'node:crypto'
 import { ChannelLog, appendTo, heldIn, missedIn, type Appended, type HistoryPosition, type ResumePosition } from './history'
-import { describe, fail } from './options'
-
-export interface InboxConfig {
-  /** Messages kept per client id. */
-  readonly size: number
-  /** Milliseconds a message stays replayable. */
-  readonly ttl: number
-  /** Client ids whose inbox is kept in memory at once (least recently used dropped first). */
-  readonly clients: number
-}
+import type { InboxConfig } from './config-types'
+import { describe, fail } from './invalid-option'
+import { DEFAULTS } from './defaults'
 
 /** What a connecting client is told about its inbox, and what it missed. */
 export interface InboxRecovery extends HistoryPosition {
@@ -45,20 +38,19 @@ export interface InboxStore {
 }
 
 const INBOX_SIZE_MAX = 100_000
-const INBOX_DEFAULTS = { size: 100, ttl: 24 * 3600_000, clients: 10_000 }
 
 /** Reads the `inbox` option: false/undefined (off) or { size, ttl, clients }. */
 export function readInbox (value: unknown, authenticated: boolean): InboxConfig | null {
   if (value === undefined || value === false) return null
   if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(`inbox must be { size?, ttl?, clients? } or false; got ${describe(value)}`)
   for (const key of Object.keys(value)) {
-    if (!(key in INBOX_DEFAULTS)) fail(`inbox: unknown key "${key}"; accepted: size, ttl, clients`)
+    if (!(key in DEFAULTS.inbox)) fail(`inbox: unknown key "${key}"; accepted: size, ttl, clients`)
   }
   // A `client_id` query is only a claim: without authenticate, anyone could read anyone's inbox.
   if (!authenticated) fail('inbox needs authenticate: a client id from ?client_id= is not proof of who reads its inbox')
-  const read = (key: keyof typeof INBOX_DEFAULTS, max: number, what: string): number => {
+  const read = (key: keyof typeof DEFAULTS.inbox, max: number, what: string): number => {
     const given = (value as Record<string, unknown>)[key]
-    if (given === undefined) return INBOX_DEFAULTS[key]
+    if (given === undefined) return DEFAULTS.inbox[key]
     if (typeof given !== 'number' || !Number.isSafeInteger(given) || given < 1 || given > max) fail(`inbox.${key} must be an integer from 1 to ${max} (${what}); got ${describe(given)}`)
     return given
   }

@@ -3,17 +3,9 @@
 // arrives (closed with 1013). Subscriptions per socket and channel name length are checked on
 // every subscribe.
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { Config } from './options'
+import type { Config, LimitsConfig } from './config-types'
 import type { Connection, Hub } from './hub'
 import { CHANNEL_NAME_MAX } from './protocol'
-
-export interface LimitsConfig {
-  /** Open sockets on this registration; 0 means no limit. */
-  readonly maxConnections: number
-  /** Open sockets of one client id; 0 means no limit. */
-  readonly maxConnectionsPerClient: number
-  readonly maxSubscriptionsPerConnection: number
-}
 
 /** Why a new socket of `clientId` may not open now, or null when it may. */
 export function connectionLimitReached (config: LimitsConfig, hub: Hub, clientId: string | undefined): string | null {

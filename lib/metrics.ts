@@ -5,7 +5,7 @@
 // one), never a concrete private channel and never a client id.
 import type { FastifyInstance } from 'fastify'
 import type { Registry } from 'prom-client'
-import type { Config } from './options'
+import type { Config } from './config-types'
 import type { Hub } from './hub'
 import type { ChannelRegistry } from './channels'
 import type { PresenceService } from './presence-service'

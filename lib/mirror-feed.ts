@@ -13,7 +13,7 @@
 // The transport (redis-adapter.ts) turns its pub/sub and its script into the plain calls below;
 // test/mirror-feed.test.ts drives it directly.
 import type { ChannelLog } from './history'
-import type { ChannelConfig } from './options'
+import type { ChannelConfig } from './config-types'
 import { isChannelPattern } from './auth'
 import type { MirroredHistory } from './redis-history'
 

@@ -2,71 +2,18 @@
 // then filled with defaults once into a frozen config that the rest of the plugin reads.
 import { isEventSchema, type EventSchema } from './event-schema'
 import type { NotificationsOptions, StatsRouteOptions } from '../types/index'
-import { FST_WS_NOTIFY_INVALID_OPTION } from './errors'
+import { describe, fail } from './invalid-option'
 import { CHANNEL_NAME_MAX } from './protocol'
+import { DEFAULTS } from './defaults'
 import type { AdapterFactory } from './adapter'
 import { isChannelPattern, type AuthConfig } from './auth'
-import type { LimitsConfig } from './limits'
 import { isHostname, isOrigin, normalizeOrigin, type HostPolicy, type OriginPolicy } from './origin'
-import type { RateLimitConfig } from './rate-limit'
 import type { Registry } from 'prom-client'
-import { readPresence, readChannelPresence, type PresenceConfig } from './presence-options'
-import { readHooks, type LifecycleHooks } from './lifecycle'
-import { readInbox, type InboxConfig } from './inbox'
-import { readChannelDelivery, type ChannelDelivery } from './delivery-options'
-
-export interface ChannelConfig extends ChannelDelivery {
-  readonly name: string
-  /** Declared event types and their schemas; null when any type and any data is accepted. */
-  readonly events: ReadonlyMap<string, EventSchema> | null
-  /** Kept history (ttl 0: no ttl); null when the channel keeps none. */
-  readonly history: HistoryConfig | null
-  /** A new subscriber receives the channel's last message right after `subscribed`. */
-  readonly latest: boolean
-  /** Who is on the channel may be asked (`presence` actions); joinLeave implies it. */
-  readonly presence: boolean
-  /** Subscribers receive `join`/`leave` when a client id's first socket joins and its last leaves. */
-  readonly joinLeave: boolean
-}
-
-export interface HistoryConfig {
-  readonly size: number
-  /** Milliseconds a message stays resumable; 0 means no limit but size. */
-  readonly ttl: number
-  /**
-   * On a namespace (`user:*`): how many of its channels keep a history at once; the one used least
-   * recently is dropped for a new one. Unused (and absent from messages) on other channels.
-   */
-  readonly channels: number
-}
-
-export interface Config extends HardeningConfig, ObservabilityConfig {
-  readonly channels: ReadonlyMap<string, ChannelConfig>
-  /** The WebSocket route, Fastify's register `prefix` included; side routes hang under it. */
-  readonly path: string
-  /** Fastify's register options for the plugin's routes (`logLevel`, `logSerializers`), as given. */
-  readonly routeScope: Readonly<Record<string, unknown>>
-  readonly stats: false | Readonly<StatsRouteOptions> & { readonly url: string }
-  readonly heartbeatInterval: number
-  readonly idleTimeout: number
-  readonly maxPayload: number
-  readonly maxMessageSize: number
-  readonly closeTimeout: number
-  readonly maxBufferedBytes: number
-  readonly slowConsumer: 'close' | 'drop'
-  /** A broker adapter (Redis); null for the in-memory default. */
-  readonly adapter: AdapterFactory | null
-  /** Bounds and public info of presence channels (see presence.ts). */
-  readonly presence: PresenceConfig
-  /** Lifecycle hooks (lifecycle.ts); null when none is given. */
-  readonly hooks: Readonly<LifecycleHooks> | null
-  /** Serve Server-Sent Events streams at `${path}/sse` (sse-route.ts). */
-  readonly sse: boolean
-  /** Direct messages kept per client id for replay (inbox.ts); null when off. */
-  readonly inbox: InboxConfig | null
-  /** Milliseconds a WebSocket's frames may wait to be written together; 0: each tick's go out at its end (sender.ts). */
-  readonly flushInterval: number
-}
+import { readPresence, readChannelPresence } from './presence-options'
+import { readHooks } from './lifecycle'
+import { readInbox } from './inbox'
+import { readChannelDelivery } from './delivery-options'
+import type { ChannelConfig, Config, HardeningConfig, HistoryConfig, ObservabilityConfig, RateLimitConfig } from './config-types'
 
 /** Options read by readObservability() at the end of this file. */
 const OBSERVABILITY_OPTIONS = ['dashboard', 'metrics', 'asyncapi']
@@ -89,21 +36,12 @@ const KNOWN_OPTIONS = new Set([
   'flushInterval', ...HARDENING_OPTIONS, ...OBSERVABILITY_OPTIONS, ...REGISTER_OPTIONS
 ])
 
-export function describe (value: unknown): string {
-  if (value === null) return 'null'
-  if (Array.isArray(value)) return 'array'
-  if (typeof value === 'string') return `string ${JSON.stringify(value)}`
-  if (typeof value === 'number') return `number ${value}`
-  return typeof value
-}
+/** The options whose default is a number. */
+type IntegerOption = { [K in keyof typeof DEFAULTS]: typeof DEFAULTS[K] extends number ? K : never }[keyof typeof DEFAULTS]
 
-export function fail (message: string): never {
-  throw new FST_WS_NOTIFY_INVALID_OPTION(message)
-}
-
-function integerOption (options: Record<string, unknown>, name: string, fallback: number, min: number): number {
+function integerOption (options: Record<string, unknown>, name: IntegerOption, min: number): number {
   const value = options[name]
-  if (value === undefined) return fallback
+  if (value === undefined) return DEFAULTS[name]
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
     fail(`${name} must be an integer >= ${min}; got ${describe(value)}`)
   }
@@ -119,8 +57,6 @@ function checkChannelName (name: unknown): string {
 
 /** Largest history size accepted: a bound on the memory one channel may hold. */
 const HISTORY_SIZE_MAX = 1_000_000
-/** Channels of one namespace that keep a history at once, by default. */
-export const NAMESPACE_HISTORY_CHANNELS = 10_000
 
 /** Reads a `history` value (plugin default or one channel's); `where` names it in messages. */
 function readHistory (value: unknown, where: string): HistoryConfig | null {
@@ -141,17 +77,17 @@ function readHistory (value: unknown, where: string): HistoryConfig | null {
   if (channels !== undefined && (typeof channels !== 'number' || !Number.isSafeInteger(channels) || channels < 1)) {
     fail(`${where}.channels must be an integer >= 1 (channels of a namespace that keep a history at once); got ${describe(channels)}`)
   }
-  return Object.freeze({ size, ttl: ttl ?? 0, channels: channels ?? NAMESPACE_HISTORY_CHANNELS })
+  return Object.freeze({ size, ttl: ttl ?? DEFAULTS.history.ttl, channels: channels ?? DEFAULTS.history.channels })
 }
 
 /** A channel's history and `latest` from its declaration and the plugin default. */
 function readChannelHistory (name: string, declaration: { history?: unknown, latest?: unknown }, fallback: HistoryConfig | null):
 Pick<ChannelConfig, 'history' | 'latest'> {
-  const { latest = false } = declaration
+  const { latest = DEFAULTS.channel.latest } = declaration
   if (typeof latest !== 'boolean') fail(`channels.${name}.latest must be a boolean; got ${describe(latest)}`)
   let history = declaration.history === undefined ? fallback : readHistory(declaration.history, `channels.${name}.history`)
   // The latest message is kept in a history of one when the channel keeps none.
-  if (latest && history === null) history = Object.freeze({ size: 1, ttl: 0, channels: NAMESPACE_HISTORY_CHANNELS })
+  if (latest && history === null) history = Object.freeze({ size: 1, ...DEFAULTS.history })
   return { history, latest }
 }
 
@@ -161,7 +97,7 @@ function readChannels (channels: unknown, defaultHistory: HistoryConfig | null =
     for (const raw of channels) {
       const name = checkChannelName(raw)
       if (result.has(name)) fail(`channels: "${name}" is listed twice`)
-      result.set(name, { name, events: null, history: defaultHistory, latest: false, presence: false, joinLeave: false, delivery: 'all', conflateBy: null })
+      result.set(name, { name, events: null, history: defaultHistory, ...DEFAULTS.channel, conflateBy: null })
     }
   } else if (typeof channels === 'object' && channels !== null) {
     for (const [rawName, declaration] of Object.entries(channels)) {
@@ -214,10 +150,11 @@ function readRouteScope (options: Record<string, unknown>): Config['routeScope']
   return Object.freeze(scope)
 }
 
-function readStats (stats: unknown, path: string, prefix: string): Config['stats'] {
+function readStats (given: unknown, path: string, prefix: string): Config['stats'] {
   // path '/' gives '/stats', not '//stats'.
   const url = path === '/' ? '/stats' : `${path}/stats`
-  if (stats === undefined || stats === true) return Object.freeze({ url })
+  const stats = given ?? DEFAULTS.stats
+  if (stats === true) return Object.freeze({ url })
   if (stats === false) return false
   if (typeof stats !== 'object' || stats === null || Array.isArray(stats)) {
     fail(`stats must be true, false or { url, onRequest, preHandler }; got ${describe(stats)}`)
@@ -247,7 +184,7 @@ function readAdapter (value: unknown): AdapterFactory | null {
 }
 
 /** Checks the options and returns the frozen config; throws FST_WS_NOTIFY_INVALID_OPTION. */
-export function buildConfig (input: NotificationsOptions | undefined): Config {
+export function buildConfig (input: NotificationsOptions | undefined): Config<AdapterFactory> {
   if (typeof input !== 'object' || input === null) {
     fail(`options must be an object with at least { channels }; got ${describe(input)}`)
   }
@@ -258,12 +195,12 @@ export function buildConfig (input: NotificationsOptions | undefined): Config {
   if (options.channels === undefined) fail('channels is required: a list of names or a map of channel declarations')
 
   const prefix = readPrefix(options.prefix)
-  const ownPath = options.path ?? '/ws'
+  const ownPath = options.path ?? DEFAULTS.path
   if (typeof ownPath !== 'string' || !/^\/[^\s?#]*$/.test(ownPath) || (ownPath.length > 1 && ownPath.endsWith('/'))) {
     fail(`path must start with "/", contain no spaces, "?" or "#", and not end with "/"; got ${describe(ownPath)}`)
   }
   const path = prefix === '' ? ownPath : ownPath === '/' ? prefix : `${prefix}${ownPath}`
-  const slowConsumer = options.slowConsumer ?? 'close'
+  const slowConsumer = options.slowConsumer ?? DEFAULTS.slowConsumer
   if (slowConsumer !== 'close' && slowConsumer !== 'drop') {
     fail(`slowConsumer must be "close" or "drop"; got ${describe(slowConsumer)}`)
   }
@@ -276,32 +213,25 @@ export function buildConfig (input: NotificationsOptions | undefined): Config {
     path,
     routeScope: readRouteScope(options),
     stats: readStats(options.stats, path, prefix),
-    heartbeatInterval: integerOption(options, 'heartbeatInterval', 30_000, 0),
-    idleTimeout: integerOption(options, 'idleTimeout', 300_000, 0),
-    maxPayload: integerOption(options, 'maxPayload', 64 * 1024, 1),
-    maxMessageSize: integerOption(options, 'maxMessageSize', 1024 * 1024, 1),
-    closeTimeout: integerOption(options, 'closeTimeout', 2_000, 0),
-    maxBufferedBytes: integerOption(options, 'maxBufferedBytes', 1024 * 1024, 1),
+    heartbeatInterval: integerOption(options, 'heartbeatInterval', 0),
+    idleTimeout: integerOption(options, 'idleTimeout', 0),
+    maxPayload: integerOption(options, 'maxPayload', 1),
+    maxMessageSize: integerOption(options, 'maxMessageSize', 1),
+    closeTimeout: integerOption(options, 'closeTimeout', 0),
+    maxBufferedBytes: integerOption(options, 'maxBufferedBytes', 1),
     slowConsumer,
     adapter,
     presence: readPresence(options.presence),
     hooks: readHooks(options.hooks),
-    sse: booleanOption(options, 'sse', false),
+    sse: booleanOption(options, 'sse', DEFAULTS.sse),
     inbox: readInbox(options.inbox, hardening.authenticate !== null),
-    flushInterval: integerOption(options, 'flushInterval', 0, 0),
+    flushInterval: integerOption(options, 'flushInterval', 0),
     ...hardening,
     ...readObservability(options)
   })
 }
 
 // ---- hardening: authentication, origins, limits, rate limit ------------------------------
-
-export interface HardeningConfig extends AuthConfig, LimitsConfig {
-  readonly allowedOrigins: OriginPolicy
-  /** Hosts trusted for same-origin upgrades besides localhost and literal addresses (DNS rebinding). */
-  readonly allowedHosts: HostPolicy
-  readonly rateLimit: RateLimitConfig | false
-}
 
 function hookOption<T> (options: Record<string, unknown>, name: string, accepts: string): T | null {
   const value = options[name]
@@ -310,8 +240,8 @@ function hookOption<T> (options: Record<string, unknown>, name: string, accepts:
   return value as T
 }
 
-function readAllowedOrigins (value: unknown): OriginPolicy {
-  if (value === undefined) return new Set()
+function readAllowedOrigins (given: unknown): OriginPolicy {
+  const value = given ?? DEFAULTS.allowedOrigins
   if (typeof value === 'function') return value as OriginPolicy
   if (!Array.isArray(value)) fail(`allowedOrigins must be a list of origins such as ["https://app.example.com"] or a function (origin, request) => boolean; got ${describe(value)}`)
   const origins = new Set<string>()
@@ -324,8 +254,8 @@ function readAllowedOrigins (value: unknown): OriginPolicy {
   return origins
 }
 
-function readAllowedHosts (value: unknown): HostPolicy {
-  if (value === undefined) return new Set()
+function readAllowedHosts (given: unknown): HostPolicy {
+  const value = given ?? DEFAULTS.allowedHosts
   if (typeof value === 'function') return value as HostPolicy
   if (!Array.isArray(value)) fail(`allowedHosts must be a list of host names such as ["app.example.com"] or a function (host, request) => boolean; got ${describe(value)}`)
   const hosts = new Set<string>()
@@ -340,14 +270,14 @@ function readAllowedHosts (value: unknown): HostPolicy {
 
 function readRateLimit (value: unknown): RateLimitConfig | false {
   if (value === false) return false
-  if (value === undefined) return Object.freeze({ perSecond: 20, burst: 40 })
+  if (value === undefined) return DEFAULTS.rateLimit
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     fail(`rateLimit must be false or { perSecond, burst }; got ${describe(value)}`)
   }
   for (const key of Object.keys(value)) {
     if (key !== 'perSecond' && key !== 'burst') fail(`rateLimit: unknown key "${key}"; accepted: perSecond, burst`)
   }
-  const { perSecond = 20, burst = 40 } = value as { perSecond?: unknown, burst?: unknown }
+  const { perSecond = DEFAULTS.rateLimit.perSecond, burst = DEFAULTS.rateLimit.burst } = value as { perSecond?: unknown, burst?: unknown }
   if (typeof perSecond !== 'number' || !Number.isFinite(perSecond) || perSecond <= 0) {
     fail(`rateLimit.perSecond must be a number > 0 (frames per second); got ${describe(perSecond)}`)
   }
@@ -372,23 +302,14 @@ function readHardening (options: Record<string, unknown>): HardeningConfig {
     authorize,
     allowedOrigins: readAllowedOrigins(options.allowedOrigins),
     allowedHosts: readAllowedHosts(options.allowedHosts),
-    maxConnections: integerOption(options, 'maxConnections', 20_000, 0),
-    maxConnectionsPerClient: integerOption(options, 'maxConnectionsPerClient', 32, 0),
-    maxSubscriptionsPerConnection: integerOption(options, 'maxSubscriptionsPerConnection', 128, 1),
+    maxConnections: integerOption(options, 'maxConnections', 0),
+    maxConnectionsPerClient: integerOption(options, 'maxConnectionsPerClient', 0),
+    maxSubscriptionsPerConnection: integerOption(options, 'maxSubscriptionsPerConnection', 1),
     rateLimit: readRateLimit(options.rateLimit)
   }
 }
 
 // ---- observability: dashboard, Prometheus metrics, AsyncAPI ------------------------------
-
-export interface ObservabilityConfig {
-  /** Serve the dashboard page at `${path}/dashboard`. */
-  readonly dashboard: boolean
-  /** Serve `${path}/metrics`; `registry` null: a registry of this registration's own. */
-  readonly metrics: false | { readonly registry: Registry | null }
-  /** Serve `${path}/asyncapi.json`. */
-  readonly asyncapi: boolean
-}
 
 function booleanOption (options: Record<string, unknown>, name: string, fallback: boolean): boolean {
   const value = options[name]
@@ -398,7 +319,8 @@ function booleanOption (options: Record<string, unknown>, name: string, fallback
 }
 
 function readMetrics (value: unknown): ObservabilityConfig['metrics'] {
-  if (value === undefined || value === false) return false
+  if (value === undefined) return DEFAULTS.metrics
+  if (value === false) return false
   if (value === true) return Object.freeze({ registry: null })
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     fail(`metrics must be true, false or { registry } (a prom-client Registry); got ${describe(value)}`)
@@ -417,8 +339,8 @@ function readMetrics (value: unknown): ObservabilityConfig['metrics'] {
 }
 
 function readObservability (options: Record<string, unknown>): ObservabilityConfig {
-  const statsOff = options.stats === false
-  const dashboard = booleanOption(options, 'dashboard', false)
+  const statsOff = (options.stats ?? DEFAULTS.stats) === false
+  const dashboard = booleanOption(options, 'dashboard', DEFAULTS.dashboard)
   // The page reads the stats route once a second and sits behind its hooks.
   if (dashboard && statsOff) fail('dashboard needs the stats route (it reads it and shares its hooks); got stats: false')
   return {
@@ -426,6 +348,6 @@ function readObservability (options: Record<string, unknown>): ObservabilityConf
     metrics: readMetrics(options.metrics),
     // On by default: it shows only the channel declarations, behind the stats route's hooks. With
     // stats: false (no side routes wanted) it is off unless asked for.
-    asyncapi: booleanOption(options, 'asyncapi', !statsOff)
+    asyncapi: booleanOption(options, 'asyncapi', DEFAULTS.asyncapi && !statsOff)
   }
 }

@@ -1,7 +1,13 @@
 // What the hub, the heartbeat and shutdown need of one peer's socket, whichever transport carries
 // it: a `ws` WebSocket satisfies it as it is; an SSE stream (sse.ts) implements it over an HTTP
 // response. Fan-out, sendTo, disconnect, the slow-consumer bound and stats treat both alike.
-import type { EncodedMessage } from './sender'
+
+/** One outbound message (made once by sender.ts's encodeMessage): its JSON text as bytes, and the whole text frame around them. */
+export interface EncodedMessage {
+  /** The JSON text: a view into `frame`, after the header. */
+  readonly bytes: Buffer
+  readonly frame: Buffer
+}
 
 /** The ready states, numbered as WebSocket numbers them. */
 export const PeerState = Object.freeze({ CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 } as const)

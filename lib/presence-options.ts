@@ -1,20 +1,9 @@
 // The presence options: `presence: true` / `joinLeave: true` on a channel's declaration, and the
 // plugin-wide `presence: { grace, maxMembers, maxListed, info }` bounds. Checked here, filled once.
-import type { Identity } from '../types/index'
-import { describe, fail } from './options'
+import type { PresenceConfig } from './config-types'
+import { describe, fail } from './invalid-option'
+import { DEFAULTS } from './defaults'
 
-export interface PresenceConfig {
-  /** Milliseconds a client id stays a member after its last socket left (a reconnect does not flap). */
-  readonly grace: number
-  /** Members (client ids) one channel holds on one instance; one more is refused with CHANNEL_FULL. */
-  readonly maxMembers: number
-  /** Members listed in one `presence` reply; past it the reply says `truncated: true` and `total`. */
-  readonly maxListed: number
-  /** The public info of a member the app chooses to expose; null: none (never the whole identity). */
-  readonly info: ((identity: Identity) => unknown) | null
-}
-
-const DEFAULTS = { grace: 2_000, maxMembers: 100_000, maxListed: 1_000 }
 const KEYS = ['grace', 'maxMembers', 'maxListed', 'info']
 
 function bound (value: unknown, where: string, fallback: number, min: number): number {
@@ -25,7 +14,7 @@ function bound (value: unknown, where: string, fallback: number, min: number): n
 
 /** The plugin's `presence` option. */
 export function readPresence (value: unknown): PresenceConfig {
-  if (value === undefined) return Object.freeze({ ...DEFAULTS, info: null })
+  if (value === undefined) return Object.freeze({ ...DEFAULTS.presence, info: null })
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     fail(`presence must be { grace, maxMembers, maxListed, info }; got ${describe(value)}`)
   }
@@ -35,16 +24,16 @@ export function readPresence (value: unknown): PresenceConfig {
     fail(`presence.info must be a function (identity) => public info; got ${describe(options.info)}`)
   }
   return Object.freeze({
-    grace: bound(options.grace, 'presence.grace', DEFAULTS.grace, 0),
-    maxMembers: bound(options.maxMembers, 'presence.maxMembers', DEFAULTS.maxMembers, 1),
-    maxListed: bound(options.maxListed, 'presence.maxListed', DEFAULTS.maxListed, 1),
+    grace: bound(options.grace, 'presence.grace', DEFAULTS.presence.grace, 0),
+    maxMembers: bound(options.maxMembers, 'presence.maxMembers', DEFAULTS.presence.maxMembers, 1),
+    maxListed: bound(options.maxListed, 'presence.maxListed', DEFAULTS.presence.maxListed, 1),
     info: (options.info as PresenceConfig['info'] | undefined) ?? null
   })
 }
 
 /** A channel's `presence` and `joinLeave` (join/leave events need presence: they imply it). */
 export function readChannelPresence (name: string, declaration: { presence?: unknown, joinLeave?: unknown }): { presence: boolean, joinLeave: boolean } {
-  const { presence = false, joinLeave = false } = declaration
+  const { presence = DEFAULTS.channel.presence, joinLeave = DEFAULTS.channel.joinLeave } = declaration
   if (typeof presence !== 'boolean') fail(`channels.${name}.presence must be a boolean; got ${describe(presence)}`)
   if (typeof joinLeave !== 'boolean') fail(`channels.${name}.joinLeave must be a boolean; got ${describe(joinLeave)}`)
   return { presence: presence || joinLeave, joinLeave }

@@ -3,9 +3,8 @@
 // (this instance, or Redis for the cluster), and the join/leave frames. Channels that did not opt
 // in never reach the tracker: the hub's membership observer returns at the first check.
 import type { ChannelRegistry } from './channels'
-import type { ChannelConfig } from './options'
+import type { ChannelConfig, PresenceConfig } from './config-types'
 import type { Connection, Hub, MembershipObserver } from './hub'
-import type { PresenceConfig } from './presence-options'
 import { encodeMessage } from './sender'
 import { PresenceTracker, localSource, type PresenceSink, type PresenceSource } from './presence'
 

@@ -5,7 +5,7 @@
 // member's arrival and departure mean (a local join/leave frame, or a write to Redis) is the
 // sink's business: memorySink below, or redis-presence.ts.
 import type { Identity, PresenceCounts, PresenceList, PresenceMember } from '../types/index'
-import type { PresenceConfig } from './presence-options'
+import type { PresenceConfig } from './config-types'
 
 export type { PresenceMember, PresenceList, PresenceCounts }
 

@@ -7,14 +7,8 @@ export const CHANNEL_NAME_MAX = 255
 /** Deepest nesting accepted in an inbound frame: real frames are flat; deep ones only cost CPU. */
 export const MAX_FRAME_DEPTH = 16
 
-export const CloseCode = {
-  NORMAL: 1000,
-  GOING_AWAY: 1001,
-  POLICY: 1008,
-  TOO_BIG: 1009,
-  INTERNAL_ERROR: 1011,
-  TRY_AGAIN_LATER: 1013
-} as const
+/** The codes the plugin closes with; every close code of the protocol is in close-codes.ts. */
+export { CloseCode } from './close-codes'
 
 /** Codes a server may send in a close frame (RFC 6455 7.4; 1004-1006 and 1015 are never sent). */
 export function isSendableCloseCode (code: unknown): code is number {

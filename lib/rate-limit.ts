@@ -2,13 +2,7 @@
 // rate algorithm": the time at which the bucket is full again), advanced when a frame arrives, so
 // there is no timer and no object per socket. Over the allowance a frame is refused with
 // RATE_LIMITED; a client that keeps sending through `burst` refusals in a row is closed (1008).
-
-export interface RateLimitConfig {
-  /** Frames per second a socket may send on average. */
-  readonly perSecond: number
-  /** Frames a socket may send at once after being quiet. */
-  readonly burst: number
-}
+import type { RateLimitConfig } from './config-types'
 
 /** What to do with one inbound frame. */
 export type RateVerdict = 'accept' | 'refuse' | 'close'

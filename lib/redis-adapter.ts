@@ -28,7 +28,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type { Redis, RedisOptions } from 'ioredis'
 import type { Adapter, AdapterContext, AdapterFactory, Published, Route } from './adapter'
-import type { ChannelConfig } from './options'
+import type { ChannelConfig } from './config-types'
 import { MirroredHistory } from './redis-history'
 import { offsetPrefix } from './history'
 import { MirrorFeed, type HistoryRead, type Received } from './mirror-feed'
@@ -37,6 +37,7 @@ import { ClusterStatsReporter, type ClusterStats } from './cluster-stats'
 import { ChannelPatterns, isChannelPattern } from './auth'
 import { RedisPresence } from './redis-presence'
 import { RedisInbox } from './redis-inbox'
+import { CloseCode } from './protocol'
 import {
   FST_WS_NOTIFY_BROKER_TIMEOUT,
   FST_WS_NOTIFY_BROKER_UNAVAILABLE,
@@ -49,7 +50,7 @@ import { defaultConnectTimeout, describeRedis, readRedisOptions, type RedisAdapt
 export { defaultConnectTimeout, describeRedis, readRedisOptions, type RedisAdapterConfig, type RedisAdapterOptions, type RedisSource } from './redis-options'
 
 /** WebSocket close code sent to a channel's subscribers when the history they know is gone. */
-export const CLOSE_HISTORY_RESET = 1012
+export const CLOSE_HISTORY_RESET = CloseCode.SERVICE_RESTART
 
 /** Options for clients the adapter opens itself: fail fast instead of queueing while Redis is away. */
 const OWN_CLIENT_OPTIONS: RedisOptions = {

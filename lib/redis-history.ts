@@ -9,7 +9,7 @@
 // Stream first: `load`), and at most `history.channels` copies are held per namespace: past it, the
 // least recently used one without subscribers here is dropped (its Stream stays in Redis, so a
 // later subscribe reads it again: nothing is lost, unlike the in-memory store).
-import type { ChannelConfig, HistoryConfig } from './options'
+import type { ChannelConfig, HistoryConfig } from './config-types'
 import { ChannelLog, LogHistory, heldIn } from './history'
 import { ChannelPatterns, isChannelPattern } from './auth'
 

@@ -17,7 +17,8 @@
 // connection join (one more round trip per connect, with the inbox on).
 import { createHash, randomBytes } from 'node:crypto'
 import type { Redis } from 'ioredis'
-import type { InboxConfig, InboxRecovery, InboxStore } from './inbox'
+import type { InboxConfig } from './config-types'
+import type { InboxRecovery, InboxStore } from './inbox'
 import { offsetPrefix, type ResumePosition } from './history'
 import { ENSURE_EPOCH } from './redis-scripts'
 

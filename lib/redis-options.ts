@@ -1,7 +1,8 @@
 // The Redis adapter's options, shared with createPublisher (external-publisher.ts): checked at
 // the call, with errors naming the option, then filled into a frozen config.
 import type { Redis } from 'ioredis'
-import { FST_WS_NOTIFY_INVALID_OPTION } from './errors'
+import { describe, fail } from './invalid-option'
+import { DEFAULTS } from './defaults'
 
 /** The client given by the user (an ioredis `Redis`, such as `fastify.redis`) or a redis:// URL. */
 export type RedisSource = Redis | string
@@ -37,19 +38,8 @@ export interface RedisAdapterConfig {
  * 5 000 ms, or half of `pluginTimeout` when that is less (0 means Fastify waits forever).
  */
 export function defaultConnectTimeout (pluginTimeout: number | undefined): number {
-  if (pluginTimeout === undefined || pluginTimeout <= 0) return 5000
-  return Math.max(1, Math.min(5000, Math.floor(pluginTimeout / 2)))
-}
-
-function describe (value: unknown): string {
-  if (value === null) return 'null'
-  if (typeof value === 'string') return `string ${JSON.stringify(value)}`
-  if (typeof value === 'number') return `number ${value}`
-  return typeof value
-}
-
-function fail (message: string): never {
-  throw new FST_WS_NOTIFY_INVALID_OPTION(message)
+  if (pluginTimeout === undefined || pluginTimeout <= 0) return DEFAULTS.redis.connectTimeout
+  return Math.max(1, Math.min(DEFAULTS.redis.connectTimeout, Math.floor(pluginTimeout / 2)))
 }
 
 function positiveInteger (where: string, value: unknown, fallback: number, min: number): number {
@@ -71,17 +61,17 @@ export function readRedisOptions (input: unknown, where: string): RedisAdapterCo
   if (!isUrl && !isClient) {
     fail(`${where}: redis must be an ioredis client (such as fastify.redis) or a redis:// URL; got ${describe(redis)}`)
   }
-  const keyPrefix = options.keyPrefix ?? 'fastify-ws-notify:'
+  const keyPrefix = options.keyPrefix ?? DEFAULTS.redis.keyPrefix
   if (typeof keyPrefix !== 'string' || keyPrefix.length === 0 || /\s/.test(keyPrefix)) {
     fail(`${where}: keyPrefix must be a non-empty string without spaces; got ${describe(keyPrefix)}`)
   }
   return Object.freeze({
     redis: redis as RedisSource,
     keyPrefix,
-    publishTimeout: positiveInteger(`${where}: publishTimeout`, options.publishTimeout, 5000, 1),
+    publishTimeout: positiveInteger(`${where}: publishTimeout`, options.publishTimeout, DEFAULTS.redis.publishTimeout, 1),
     connectTimeout: options.connectTimeout === undefined ? null : positiveInteger(`${where}: connectTimeout`, options.connectTimeout, 0, 1),
-    statsInterval: positiveInteger(`${where}: statsInterval`, options.statsInterval, 5000, 100),
-    statsTimeout: positiveInteger(`${where}: statsTimeout`, options.statsTimeout, 500, 1)
+    statsInterval: positiveInteger(`${where}: statsInterval`, options.statsInterval, DEFAULTS.redis.statsInterval, 100),
+    statsTimeout: positiveInteger(`${where}: statsTimeout`, options.statsTimeout, DEFAULTS.redis.statsTimeout, 1)
   })
 }
 

@@ -1,7 +1,7 @@
 // The two routes of a registration: the WebSocket route at `path` and the stats route.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { WebSocket } from 'ws'
-import type { Config } from './options'
+import type { Config } from './config-types'
 import type { Hub } from './hub'
 import { Type, type Static } from '@sinclair/typebox'
 import { StatsResponseSchema, type ClusterStats } from './cluster-stats'

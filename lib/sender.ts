@@ -8,16 +8,12 @@
 // registration, so a socket's frames of N ms go out in one write.
 import { WebSocket } from 'ws'
 import type { Duplex } from 'node:stream'
-import type { MessagePeer, PeerSocket } from './peer'
+import type { EncodedMessage, MessagePeer, PeerSocket } from './peer'
 
 const OPEN = WebSocket.OPEN
 
-/** One outbound message: its JSON text as bytes, and the whole text frame around them. */
-export interface EncodedMessage {
-  /** The JSON text: a view into `frame`, after the header. */
-  readonly bytes: Buffer
-  readonly frame: Buffer
-}
+// Declared in peer.ts (a peer takes it), made here (encodeMessage).
+export type { EncodedMessage } from './peer'
 
 /**
  * Encodes a JSON text once, as an unmasked, final text frame (RFC 6455 5.2: a server never

@@ -3,7 +3,7 @@
 // Those hooks are the one documented access hook of every route that shows state (docs/observability.md, Stats);
 // client.js (client-route.ts) is static code and stays public.
 import type { onRequestHookHandler, preHandlerHookHandler } from 'fastify'
-import type { Config } from './options'
+import type { Config } from './config-types'
 
 /** `${path}/${name}`; path '/' gives '/name', not '//name' (as for stats). */
 export function sideRouteUrl (path: string, name: string): string {

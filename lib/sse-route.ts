@@ -5,7 +5,7 @@
 // event per channel (with its replay on resume, history.ts) and the hub's messages as events.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { randomUUID } from 'node:crypto'
-import type { Config } from './options'
+import type { Config } from './config-types'
 import type { Hub } from './hub'
 import type { Auth } from './auth'
 import type { ChannelRegistry } from './channels'

@@ -15,10 +15,7 @@ import type { ExternalPublisher, ExternalPublisherOptions } from '../../../lib/e
 import type { createPublisher as createCorePublisher } from '../../../lib/publisher'
 import type { AuthenticateHook, AuthorizeAction, AuthorizeHook } from '../../../lib/auth'
 import type { EventSchema } from '../../../lib/event-schema'
-import type { ChannelConfig, HistoryConfig } from '../../../lib/options'
-import type { InboxConfig } from '../../../lib/inbox'
-import type { PresenceConfig } from '../../../lib/presence-options'
-import type { RateLimitConfig } from '../../../lib/rate-limit'
+import type { ChannelConfig, HistoryConfig, InboxConfig, PresenceConfig, RateLimitConfig } from '../../../lib/config-types'
 import type { Assignable, Same } from './assert'
 
 // The module's exports: the same names, the same functions.
