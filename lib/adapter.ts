@@ -8,7 +8,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { Hub } from './hub'
 import { MemoryHistory, type HistoryPosition, type HistoryStore } from './history'
 import { MemoryInbox, type InboxStore } from './inbox'
-import type { ChannelConfig, InboxConfig, PresenceConfig } from './config-types'
+import type { ChannelDeclarations, InboxConfig, PresenceConfig } from './config-types'
 import type { ClusterStats } from './cluster-stats'
 import { encodeMessage } from './sender'
 import type { ClusterPresence } from './presence-service'
@@ -50,7 +50,7 @@ export interface Adapter {
 
 /** The settings of the registration an adapter reads. */
 export interface AdapterSettings {
-  readonly channels: ReadonlyMap<string, ChannelConfig>
+  readonly channels: ChannelDeclarations
   readonly log: FastifyBaseLogger
   /** Fastify's pluginTimeout (0: none): a broker adapter connects within less at start. */
   readonly pluginTimeout?: number

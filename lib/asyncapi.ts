@@ -8,7 +8,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { EventSchema } from './event-schema'
 import type { Config } from './config-types'
-import { isChannelPattern } from './auth'
+import { isChannelPattern } from './declared-channels'
 import {
   CHANNEL_NAME_MAX, CLIENT_ID_PATTERN, ConnectedFrame, ErrorFrame, JoinLeaveFrame, NotificationFrame, PingAction, PongFrame,
   PresenceAction, PresenceFrame, PresenceStatsFrame, RequestId, Since, SubscribedFrame, type ErrorCode

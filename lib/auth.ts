@@ -3,7 +3,7 @@
 // patterns such as `user:*` that make per-identity private channels possible.
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { AuthenticateResult, AuthorizeContext, Identity } from '../types/index'
-import { CHANNEL_NAME_MAX, CLIENT_ID_CHARS, CLIENT_ID_PATTERN } from './protocol'
+import { CLIENT_ID_PATTERN } from './protocol'
 import { FST_WS_NOTIFY_INVALID_IDENTITY } from './errors'
 
 export type AuthenticateHook = (request: FastifyRequest) => AuthenticateResult | Promise<AuthenticateResult>
@@ -14,44 +14,6 @@ export type AuthorizeHook = (identity: Identity, channel: string, request: Fasti
 export interface AuthConfig {
   readonly authenticate: AuthenticateHook | null
   readonly authorize: AuthorizeHook | null
-}
-
-/** What a pattern's `*` may stand for: the characters of a client id, so `user:<identity>` always fits. */
-const PATTERN_SUFFIX = new RegExp(`^${CLIENT_ID_CHARS}+$`)
-
-/** A declared name ending in `*` (and longer than `*`) declares a namespace, e.g. `user:*`. */
-export function isChannelPattern (name: string): boolean {
-  return name.length > 1 && name.endsWith('*')
-}
-
-/**
- * The namespace patterns among the declared channels, matched by prefix. The most specific
- * (longest) pattern wins whatever the declaration order: `user:admin:x` is of `user:admin:*`
- * (identity `x`), never of `user:*` (identity `admin:x`).
- */
-export class ChannelPatterns {
-  readonly #prefixes: string[] = []
-
-  constructor (names: readonly string[]) {
-    for (const name of names) if (isChannelPattern(name)) this.#prefixes.push(name.slice(0, -1))
-    // Longest first, so the first match is the most specific; two prefixes of one length cannot both match.
-    this.#prefixes.sort((a, b) => b.length - a.length)
-  }
-
-  get size (): number {
-    return this.#prefixes.length
-  }
-
-  /** The pattern (`user:*`) that a concrete channel (`user:42`) belongs to, if any. */
-  match (channel: string): string | undefined {
-    for (const prefix of this.#prefixes) {
-      if (channel.length > prefix.length && channel.length <= CHANNEL_NAME_MAX && channel.startsWith(prefix) &&
-        PATTERN_SUFFIX.test(channel.slice(prefix.length))) {
-        return `${prefix}*`
-      }
-    }
-    return undefined
-  }
 }
 
 /** The id of an identity: the string itself or its `id`. */

@@ -1,25 +1,24 @@
 // Declared channels and the validation of what notify() sends on them. Every schema is compiled
 // once here, at registration; notify() only runs the compiled checks.
 import { compileEventSchema, type EventCheck } from './event-schema'
-import type { ChannelConfig } from './config-types'
+import type { ChannelDeclarations } from './config-types'
 import {
   FST_WS_NOTIFY_INVALID_PAYLOAD,
   FST_WS_NOTIFY_INVALID_TYPE,
   FST_WS_NOTIFY_UNKNOWN_CHANNEL,
   FST_WS_NOTIFY_UNKNOWN_EVENT
 } from './errors'
-import { ChannelPatterns, isChannelPattern } from './auth'
 
 export class ChannelRegistry {
   /** Declared names, in declaration order, as sent in `connected` and INVALID_CHANNEL frames. */
   readonly names: readonly string[]
   readonly #checks = new Map<string, ReadonlyMap<string, EventCheck> | null>()
-  /** Namespace declarations such as `user:*`: `user:42` is a channel, `user:*` itself is not. */
-  readonly patterns: ChannelPatterns
+  /** The declarations, which resolve `user:42` to `user:*` (`user:*` itself is no channel). */
+  readonly #channels: ChannelDeclarations
 
-  constructor (channels: ReadonlyMap<string, ChannelConfig>) {
+  constructor (channels: ChannelDeclarations) {
     this.names = Object.freeze([...channels.keys()])
-    this.patterns = new ChannelPatterns(this.names)
+    this.#channels = channels
     for (const { name, events } of channels.values()) {
       if (events === null) {
         this.#checks.set(name, null)
@@ -37,8 +36,7 @@ export class ChannelRegistry {
 
   /** The declared name a channel falls under: itself, or its pattern (`user:*` for `user:42`). */
   declarationOf (channel: string): string | undefined {
-    if (this.#checks.has(channel)) return isChannelPattern(channel) ? undefined : channel
-    return this.patterns.size === 0 ? undefined : this.patterns.match(channel)
+    return this.#channels.nameOf(channel)
   }
 
   /** Throws the FST_WS_NOTIFY_* error that says what is wrong with (channel, type, data). */

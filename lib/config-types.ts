@@ -8,6 +8,17 @@ import type { EventSchema } from './event-schema'
 import type { AuthConfig } from './auth'
 import type { HostPolicy, OriginPolicy } from './origin'
 
+/**
+ * Declared name -> its config, and the one resolution of a concrete channel to its declaration
+ * (declared-channels.ts): `user:42` -> `user:*`, the most specific pattern winning.
+ */
+export interface ChannelDeclarations extends ReadonlyMap<string, ChannelConfig> {
+  /** The declared name a channel falls under: itself, or its pattern; undefined for a pattern itself or an unknown name. */
+  nameOf (channel: string): string | undefined
+  /** The declaration a channel falls under (see nameOf). */
+  declarationOf (channel: string): ChannelConfig | undefined
+}
+
 /** What the config holds of the `adapter` option; options.ts gives it its full type (AdapterFactory). */
 export interface NamedAdapterFactory {
   readonly name: string
@@ -19,7 +30,7 @@ export interface NamedAdapterFactory {
  * ChannelConfig from it; every other reader ignores `adapter`.
  */
 export interface Config<Factory extends NamedAdapterFactory = NamedAdapterFactory> extends HardeningConfig, ObservabilityConfig {
-  readonly channels: ReadonlyMap<string, ChannelConfig>
+  readonly channels: ChannelDeclarations
   /** The WebSocket route, Fastify's register `prefix` included; side routes hang under it. */
   readonly path: string
   /** Fastify's register options for the plugin's routes (`logLevel`, `logSerializers`), as given. */

@@ -5,10 +5,9 @@
 // fan-out's shared encoded buffer: holding costs a map entry, never a copy. Such a subscriber is
 // never closed as a slow consumer for these messages. Offsets of skipped messages are skipped
 // (history.ts still keeps them; a resume from the last offset the reader got still works).
-import type { ChannelDelivery } from './config-types'
+import type { ChannelDeclarations } from './config-types'
 import type { Drainable } from './peer'
 import type { EncodedMessage, Writable } from './sender'
-import { ChannelPatterns, isChannelPattern } from './auth'
 
 /** What conflation needs of a connection: its channels, and its drain signal. */
 export interface Conflatable extends Writable {
@@ -32,7 +31,7 @@ function drainableOf (connection: Conflatable): Drainable | null {
 export class Conflation {
   /** Declared names of the 'latest' channels -> their conflateBy. */
   readonly #conflateBy = new Map<string, string | null>()
-  readonly #patterns: ChannelPatterns
+  readonly #channels: ChannelDeclarations
   readonly #held = new WeakMap<Conflatable, Map<string, Held>>()
   readonly #release: ReleaseHeld
   readonly #counters: { messagesConflated: number }
@@ -40,22 +39,17 @@ export class Conflation {
   #keyedMessage: EncodedMessage | null = null
   #key = ''
 
-  constructor (channels: Iterable<{ readonly name: string } & ChannelDelivery>, counters: { messagesConflated: number }, release: ReleaseHeld) {
-    const names: string[] = []
-    for (const channel of channels) {
-      names.push(channel.name)
-      if (channel.delivery === 'latest') this.#conflateBy.set(channel.name, channel.conflateBy)
-    }
-    // Every declared pattern, not only the 'latest' ones: the most specific declaration decides,
-    // as it does for history and authorization (`user:admin:1` of an 'all' `user:admin:*` is
-    // never conflated because `user:*` is 'latest').
-    this.#patterns = new ChannelPatterns(names)
+  constructor (channels: ChannelDeclarations, counters: { messagesConflated: number }, release: ReleaseHeld) {
+    for (const channel of channels.values()) if (channel.delivery === 'latest') this.#conflateBy.set(channel.name, channel.conflateBy)
+    // The declarations resolve a namespace channel: the most specific declaration decides, as
+    // for history (`user:admin:1` of an 'all' `user:admin:*` is not conflated under a latest `user:*`).
+    this.#channels = channels
     this.#release = release
     this.#counters = counters
   }
 
   /** null when no channel is declared 'latest': the hub then pays one check per fan-out. */
-  static of (channels: Iterable<{ readonly name: string } & ChannelDelivery>, counters: { messagesConflated: number }, release: ReleaseHeld): Conflation | null {
+  static of (channels: ChannelDeclarations, counters: { messagesConflated: number }, release: ReleaseHeld): Conflation | null {
     const conflation = new Conflation(channels, counters, release)
     return conflation.#conflateBy.size === 0 ? null : conflation
   }
@@ -63,9 +57,9 @@ export class Conflation {
   /** The conflateBy of a 'latest' channel (null: the channel is one key); undefined: not 'latest'. */
   policyOf (channel: string): string | null | undefined {
     const own = this.#conflateBy.get(channel)
-    if (own !== undefined || this.#patterns.size === 0 || isChannelPattern(channel)) return own
-    const pattern = this.#patterns.match(channel)
-    return pattern === undefined ? undefined : this.#conflateBy.get(pattern)
+    if (own !== undefined) return own
+    const declared = this.#channels.nameOf(channel)
+    return declared === undefined || declared === channel ? undefined : this.#conflateBy.get(declared)
   }
 
   /**

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto'
 import type { Config } from './config-types'
 import { CONFIG_PLACEHOLDER, DASHBOARD_HTML, DASHBOARD_SCRIPT, DASHBOARD_STYLE } from './dashboard-page'
 import { sideRouteUrl, statsHooks } from './side-routes'
-import { isChannelPattern } from './auth'
+import { isChannelPattern } from './declared-channels'
 
 const sha256 = (text: string): string => `'sha256-${createHash('sha256').update(text).digest('base64')}'`
 

@@ -3,7 +3,7 @@
 // knows which channels keep history (and has Redis give its messages offsets) exactly as the
 // instances do, with no second `history` option to keep in step.
 import type { ChannelDeclaration, ChannelDefaults } from '../types/index'
-import { isChannelPattern } from './auth'
+import { isChannelPattern } from './declared-channels'
 import { FST_WS_NOTIFY_INVALID_OPTION } from './errors'
 
 /**

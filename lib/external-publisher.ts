@@ -14,23 +14,12 @@ import { RedisInbox } from './redis-inbox'
 import { RedisLayout, openRedis, publishFailure, runScript, whenReady } from './redis-adapter'
 import { describeRedis, readRedisOptions, type RedisSource } from './redis-options'
 import { FST_WS_NOTIFY_BROKER_TIMEOUT, FST_WS_NOTIFY_BROKER_UNAVAILABLE } from './errors'
-import type { ChannelsOption, HistoryOptions, InboxOptions } from '../types/index'
+import type { ChannelsOption, ExternalPublisherOptions as PublicExternalPublisherOptions } from '../types/index'
 
-export interface ExternalPublisherOptions {
+/** The public options (types/index.d.ts), with the ioredis client type lib works with. */
+export interface ExternalPublisherOptions extends Omit<PublicExternalPublisherOptions<ChannelsOption>, 'redis'> {
   /** An ioredis client (left open by close()) or a redis:// URL (closed by close()). */
   redis: RedisSource
-  /** The same declarations as the plugin's `channels` option. */
-  channels: ChannelsOption
-  /** The same as the plugin's `history` option. */
-  history?: HistoryOptions | false
-  /** Must match the adapter's. Default `'fastify-ws-notify:'`. */
-  keyPrefix?: string
-  /** Largest serialized envelope in bytes. Default 1 048 576. */
-  maxMessageSize?: number
-  /** Milliseconds a notify() waits for Redis before rejecting. Default 5 000. */
-  publishTimeout?: number
-  /** The same as the plugin's `inbox` option (size, ttl): sendTo() then keeps what it sends. */
-  inbox?: InboxOptions | false
 }
 
 /**

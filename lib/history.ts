@@ -7,11 +7,11 @@
 // first used, at most `history.channels` of them: the one used least recently is dropped first
 // (in memory only).
 import { randomBytes } from 'node:crypto'
-import type { ChannelConfig, HistoryConfig } from './config-types'
+import type { ChannelConfig, ChannelDeclarations, HistoryConfig } from './config-types'
 import type { Connection, Hub } from './hub'
 import type { RequestId } from './protocol'
 import { encodeMessage } from './sender'
-import { ChannelPatterns, isChannelPattern } from './auth'
+import { isChannelPattern } from './declared-channels'
 
 /** Where a client left a channel: the last offset it saw, in which epoch. */
 export interface ResumePosition {
@@ -219,13 +219,13 @@ interface NamespaceLogs {
 
 /** The default HistoryStore: this process's memory; offsets are assigned here. */
 export class MemoryHistory extends LogHistory {
-  readonly #patterns: ChannelPatterns
+  readonly #channels: ChannelDeclarations
   /** Namespace declaration (`user:*`) with history -> its channels' logs. */
   readonly #namespaces = new Map<string, NamespaceLogs>()
 
-  constructor (channels: ReadonlyMap<string, ChannelConfig>) {
+  constructor (channels: ChannelDeclarations) {
     super(channels, newEpoch)
-    this.#patterns = new ChannelPatterns([...channels.keys()])
+    this.#channels = channels
     for (const config of channels.values()) {
       if (isChannelPattern(config.name) && config.history !== null) {
         this.#namespaces.set(config.name, { config: config as NamespaceLogs['config'], logs: new Map() })
@@ -236,8 +236,8 @@ export class MemoryHistory extends LogHistory {
   /** The namespace a channel's history lives in: its most specific pattern, if that keeps history. */
   #namespaceOf (channel: string): NamespaceLogs | undefined {
     if (this.#namespaces.size === 0) return undefined
-    const pattern = this.#patterns.match(channel)
-    return pattern === undefined ? undefined : this.#namespaces.get(pattern)
+    const declared = this.#channels.nameOf(channel)
+    return declared === undefined ? undefined : this.#namespaces.get(declared)
   }
 
   /**

@@ -7,7 +7,7 @@ import { Sender, directSocketOf, encodeMessage, queuedBytes, type EncodedMessage
 import { Counters, snapshot, type StatsSnapshot } from './stats'
 import { CloseCode } from './protocol'
 import { Conflation } from './conflation'
-import type { ChannelDelivery } from './config-types'
+import type { ChannelDeclarations } from './config-types'
 
 /** One open socket (a WebSocket, or an SSE stream: see peer.ts) and what it is subscribed to. */
 export class Connection<S extends PeerSocket = PeerSocket> implements Writable {
@@ -37,7 +37,7 @@ export interface HubOptions {
   /** How long a close handshake may take before the socket is terminated. */
   readonly closeTimeout: number
   /** Channels declared `delivery: 'latest'` are conflated (conflation.ts); absent: none is. */
-  readonly channels?: ReadonlyMap<string, { readonly name: string } & ChannelDelivery>
+  readonly channels?: ChannelDeclarations
   /** Milliseconds a direct socket's frames may wait to be written together (sender.ts); 0 or absent: a tick. */
   readonly flushInterval?: number
 }
@@ -74,7 +74,7 @@ export class Hub {
   constructor (options: HubOptions) {
     this.#options = options
     this.#sender = new Sender(options.flushInterval ?? 0)
-    this.conflation = options.channels === undefined ? null : Conflation.of(options.channels.values(), this.counters, this.#released)
+    this.conflation = options.channels === undefined ? null : Conflation.of(options.channels, this.counters, this.#released)
   }
 
   // A message conflation held, written once its socket drained: sent, and counted so.

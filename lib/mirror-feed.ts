@@ -14,7 +14,7 @@
 // test/mirror-feed.test.ts drives it directly.
 import type { ChannelLog } from './history'
 import type { ChannelConfig } from './config-types'
-import { isChannelPattern } from './auth'
+import { isChannelPattern } from './declared-channels'
 import type { MirroredHistory } from './redis-history'
 
 /** One message of a history channel as the broker gave it (pub/sub or a read of its history). */

@@ -6,7 +6,8 @@ import { describe, fail } from './invalid-option'
 import { CHANNEL_NAME_MAX } from './protocol'
 import { DEFAULTS } from './defaults'
 import type { AdapterFactory } from './adapter'
-import { isChannelPattern, type AuthConfig } from './auth'
+import { type AuthConfig } from './auth'
+import { DeclaredChannels, isChannelPattern } from './declared-channels'
 import { isHostname, isOrigin, normalizeOrigin, type HostPolicy, type OriginPolicy } from './origin'
 import type { Registry } from 'prom-client'
 import { readPresence, readChannelPresence } from './presence-options'
@@ -91,7 +92,7 @@ Pick<ChannelConfig, 'history' | 'latest'> {
   return { history, latest }
 }
 
-function readChannels (channels: unknown, defaultHistory: HistoryConfig | null = null): Map<string, ChannelConfig> {
+function readChannels (channels: unknown, defaultHistory: HistoryConfig | null = null): DeclaredChannels {
   const result = new Map<string, ChannelConfig>()
   if (Array.isArray(channels)) {
     for (const raw of channels) {
@@ -127,7 +128,7 @@ function readChannels (channels: unknown, defaultHistory: HistoryConfig | null =
     fail(`channels must be a list of names or a map of channel declarations; got ${describe(channels)}`)
   }
   if (result.size === 0) fail('channels must declare at least one channel; got none')
-  return result
+  return new DeclaredChannels(result)
 }
 
 /** Fastify's register `prefix`: '' when absent; a trailing "/" is dropped, as Fastify does. */

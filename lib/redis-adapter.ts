@@ -28,13 +28,13 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type { Redis, RedisOptions } from 'ioredis'
 import type { Adapter, AdapterContext, AdapterFactory, Published, Route } from './adapter'
-import type { ChannelConfig } from './config-types'
+import type { ChannelDeclarations } from './config-types'
 import { MirroredHistory } from './redis-history'
 import { offsetPrefix } from './history'
 import { MirrorFeed, type HistoryRead, type Received } from './mirror-feed'
 import { PUBLISH_WITH_OFFSET, READ_HISTORY } from './redis-scripts'
 import { ClusterStatsReporter, type ClusterStats } from './cluster-stats'
-import { ChannelPatterns, isChannelPattern } from './auth'
+import { isChannelPattern } from './declared-channels'
 import { RedisPresence } from './redis-presence'
 import { RedisInbox } from './redis-inbox'
 import { CloseCode } from './protocol'
@@ -133,17 +133,15 @@ const newEpoch = (): string => randomBytes(9).toString('base64url')
 export class RedisLayout {
   readonly prefix: string
   readonly directChannel: string
-  readonly #channels: ReadonlyMap<string, ChannelConfig>
-  readonly #patterns: ChannelPatterns
+  readonly #channels: ChannelDeclarations
   /** Declared channel (namespace patterns included) -> its pub/sub channel. */
   readonly pubsub = new Map<string, string>()
   /** Pub/sub channel -> plugin channel. */
   readonly byPubsub = new Map<string, string>()
 
-  constructor (prefix: string, channels: ReadonlyMap<string, ChannelConfig>) {
+  constructor (prefix: string, channels: ChannelDeclarations) {
     this.prefix = prefix
     this.#channels = channels
-    this.#patterns = new ChannelPatterns([...channels.keys()])
     this.directChannel = `${prefix}direct`
     for (const name of channels.keys()) {
       const pubsub = `${prefix}ch:${name}`
@@ -159,7 +157,7 @@ export class RedisLayout {
   concreteOf (pattern: string, rest: string): string | undefined {
     if (!isChannelPattern(pattern)) return undefined
     const channel = `${pattern.slice(0, -1)}${rest}`
-    return this.#patterns.match(channel) === pattern ? channel : undefined
+    return this.#channels.nameOf(channel) === pattern ? channel : undefined
   }
 
   /**
@@ -174,17 +172,14 @@ export class RedisLayout {
     if (route.kind === 'client') return await client.publish(this.directChannel, `d ${route.clientId} ${tag}\n${json}`)
     if (route.kind === 'all') return await client.publish(this.directChannel, `b ${tag}\n${json}`)
     const channel = route.channel
-    const declared = isChannelPattern(channel) ? undefined : this.#channels.get(channel)
+    const declared = this.#channels.declarationOf(channel)
+    if (declared === undefined) throw new FST_WS_NOTIFY_UNKNOWN_CHANNEL(channel, [...this.#channels.keys()].join(', '))
     // A namespace's channel goes on its declaration's pub/sub channel, with what `*` stands for.
     let header = tag
-    let pubsub = this.pubsub.get(channel) as string
-    let history = declared?.history ?? null
-    if (declared === undefined) {
-      const pattern = this.#patterns.match(channel)
-      if (pattern === undefined) throw new FST_WS_NOTIFY_UNKNOWN_CHANNEL(channel, [...this.#channels.keys()].join(', '))
-      const rest = channel.slice(pattern.length - 1)
-      pubsub = this.pubsub.get(pattern) as string
-      history = (this.#channels.get(pattern) as ChannelConfig).history
+    const pubsub = this.pubsub.get(declared.name) as string
+    const history = declared.history
+    if (declared.name !== channel) {
+      const rest = channel.slice(declared.name.length - 1)
       if (history === null) return await client.publish(pubsub, `n ${tag} ${rest}\n${json}`)
       header = `${tag} ${rest}`
     } else if (history === null) {

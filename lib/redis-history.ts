@@ -9,9 +9,9 @@
 // Stream first: `load`), and at most `history.channels` copies are held per namespace: past it, the
 // least recently used one without subscribers here is dropped (its Stream stays in Redis, so a
 // later subscribe reads it again: nothing is lost, unlike the in-memory store).
-import type { ChannelConfig, HistoryConfig } from './config-types'
+import type { ChannelDeclarations, HistoryConfig } from './config-types'
 import { ChannelLog, LogHistory, heldIn } from './history'
-import { ChannelPatterns, isChannelPattern } from './auth'
+import { isChannelPattern } from './declared-channels'
 
 /** The copies of one namespace's channels, least recently used first (a Map keeps insertion order). */
 interface NamespaceMirrors {
@@ -32,16 +32,16 @@ export interface MirrorFeeds {
 
 /** The HistoryStore of an instance in a Redis cluster. */
 export class MirroredHistory extends LogHistory {
-  readonly #patterns: ChannelPatterns
+  readonly #channels: ChannelDeclarations
   /** Namespace declaration (`user:*`) with history -> its channels' copies. */
   readonly #namespaces = new Map<string, NamespaceMirrors>()
   /** The adapter's side of namespace copies; null in createPublisher (it reads no history). */
   feeds: MirrorFeeds | null = null
 
-  constructor (channels: ReadonlyMap<string, ChannelConfig>) {
+  constructor (channels: ChannelDeclarations) {
     // No epoch until the first read from Redis: no `since` matches an empty epoch.
     super(channels, () => '')
-    this.#patterns = new ChannelPatterns([...channels.keys()])
+    this.#channels = channels
     for (const { name, history, latest } of channels.values()) {
       if (isChannelPattern(name) && history !== null) this.#namespaces.set(name, { history, latest, mirrors: new Map() })
     }
@@ -50,8 +50,8 @@ export class MirroredHistory extends LogHistory {
   /** The namespace a channel's history lives in: its most specific pattern, if that keeps history. */
   #namespaceOf (channel: string): NamespaceMirrors | undefined {
     if (this.#namespaces.size === 0) return undefined
-    const pattern = this.#patterns.match(channel)
-    return pattern === undefined ? undefined : this.#namespaces.get(pattern)
+    const declared = this.#channels.nameOf(channel)
+    return declared === undefined ? undefined : this.#namespaces.get(declared)
   }
 
   override has (channel: string): boolean {

@@ -1,25 +1,17 @@
 // The Redis adapter's options, shared with createPublisher (external-publisher.ts): checked at
 // the call, with errors naming the option, then filled into a frozen config.
 import type { Redis } from 'ioredis'
+import type { RedisAdapterOptions as PublicRedisAdapterOptions } from '../types/index'
 import { describe, fail } from './invalid-option'
 import { DEFAULTS } from './defaults'
 
 /** The client given by the user (an ioredis `Redis`, such as `fastify.redis`) or a redis:// URL. */
 export type RedisSource = Redis | string
 
-export interface RedisAdapterOptions {
+/** The public options (types/index.d.ts), with the ioredis client type lib works with. */
+export interface RedisAdapterOptions extends Omit<PublicRedisAdapterOptions, 'redis'> {
   /** An ioredis client (never closed by the adapter) or a URL (the adapter opens and closes it). */
   redis: RedisSource
-  /** Prefix of every key and pub/sub channel. Default `'fastify-ws-notify:'`. */
-  keyPrefix?: string
-  /** Milliseconds a notify() waits for Redis before rejecting. Default 5 000. */
-  publishTimeout?: number
-  /** Milliseconds registration waits for Redis at start. Default 5 000, or half of Fastify's pluginTimeout when that is less. */
-  connectTimeout?: number
-  /** Milliseconds between two reports of this instance's stats to Redis. Default 5 000. */
-  statsInterval?: number
-  /** Milliseconds a cluster stats read waits for the other instances' answers. Default 500. */
-  statsTimeout?: number
 }
 
 /** Options checked and filled. */

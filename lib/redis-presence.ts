@@ -13,8 +13,7 @@
 import { createHash } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import type { AdapterContext } from './adapter'
-import { ChannelPatterns } from './auth'
-import type { ChannelConfig, PresenceConfig } from './config-types'
+import type { ChannelDeclarations, PresenceConfig } from './config-types'
 import { joinLeaveFrame, type ClusterPresence } from './presence-service'
 import type { PresenceCounts, PresenceList, PresenceMember, PresenceTracker } from './presence'
 import { PRESENCE_GOODBYE, PRESENCE_HEARTBEAT, PRESENCE_JOIN, PRESENCE_LEAVE } from './redis-presence-scripts'
@@ -39,8 +38,7 @@ export class RedisPresence implements ClusterPresence {
   readonly #instance: string
   readonly #interval: number
   readonly #deliver: AdapterContext['deliver']
-  readonly #channels: ReadonlyMap<string, ChannelConfig>
-  readonly #patterns: ChannelPatterns
+  readonly #channels: ChannelDeclarations
   readonly #maxListed: number
   readonly #onError: (err: Error) => void
   #tracker: PresenceTracker | null = null
@@ -54,7 +52,6 @@ export class RedisPresence implements ClusterPresence {
     this.#interval = interval
     this.#deliver = context.deliver
     this.#channels = context.channels
-    this.#patterns = new ChannelPatterns([...context.channels.keys()])
     this.#maxListed = config.maxListed
     this.#onError = onError
     this.events = `${prefix}presence:events`
@@ -69,7 +66,7 @@ export class RedisPresence implements ClusterPresence {
   get #aliveKey (): string { return `${this.#prefix}presence:alive` }
 
   #joinLeave (channel: string): boolean {
-    const declared = this.#channels.get(channel) ?? this.#channels.get(this.#patterns.match(channel) ?? '')
+    const declared = this.#channels.declarationOf(channel)
     return declared?.joinLeave === true
   }
 

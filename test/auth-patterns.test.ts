@@ -4,7 +4,8 @@
 import { test } from 'tap'
 import { Type } from '@sinclair/typebox'
 import { build, connect, fetchStats } from './helper'
-import { ChannelPatterns } from '../lib/auth'
+import { ChannelPatterns } from '../lib/declared-channels'
+import { buildConfig } from '../lib/options'
 import type { NotificationsOptions } from '../types/index'
 
 const authenticate: NotificationsOptions['authenticate'] = async (request) => String(request.headers['x-user'] ?? 'anon')
@@ -17,6 +18,21 @@ test('ChannelPatterns: the longest matching pattern wins, in either declaration 
     t.equal(patterns.match('user:42'), 'user:*', `${names.join(', ')}: user:42`)
     t.equal(patterns.match('user:admin:'), 'user:*', 'nothing after user:admin: is user:* with suffix "admin:"')
   }
+})
+
+test('the registration\'s declarations are the one resolver: name and declaration of every channel', async (t) => {
+  const { channels } = buildConfig({
+    channels: { 'user:*': { history: { size: 5 } }, 'user:admin:*': { delivery: 'latest' }, alerts: {} },
+    authenticate
+  })
+  t.equal(channels.nameOf('alerts'), 'alerts', 'a declared channel is itself')
+  t.equal(channels.nameOf('user:42'), 'user:*', 'a namespace channel is its pattern')
+  t.equal(channels.nameOf('user:admin:1'), 'user:admin:*', 'the most specific pattern')
+  t.equal(channels.nameOf('user:*'), undefined, 'a pattern itself is no channel')
+  t.equal(channels.nameOf('nope'), undefined, 'an unknown name is none')
+  t.equal(channels.declarationOf('user:admin:1')?.delivery, 'latest', 'its declaration')
+  t.equal(channels.declarationOf('user:admin:1')?.history, null, 'and no history: user:*\'s is not inherited')
+  t.equal(channels.declarationOf('user:42')?.history?.size, 5)
 })
 
 test('user:* declared first: identity x owns user:admin:x, identity admin:x does not', async (t) => {
