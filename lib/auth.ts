@@ -2,19 +2,10 @@
 // identity becomes the client id), the `authorize` check on every subscribe, and channel namespace
 // patterns such as `user:*` that make per-identity private channels possible.
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { AuthenticateResult, AuthorizeContext, Identity } from '../types/index'
+import type { Identity } from '../types/index'
+import type { AuthConfig, AuthorizeAction } from './config-types'
 import { CLIENT_ID_PATTERN } from './protocol'
 import { FST_WS_NOTIFY_INVALID_IDENTITY } from './errors'
-
-export type AuthenticateHook = (request: FastifyRequest) => AuthenticateResult | Promise<AuthenticateResult>
-/** What `authorize` is asked about: joining a channel, or reading who is on it (presence). */
-export type AuthorizeAction = AuthorizeContext['action']
-export type AuthorizeHook = (identity: Identity, channel: string, request: FastifyRequest, context: AuthorizeContext) => boolean | Promise<boolean>
-
-export interface AuthConfig {
-  readonly authenticate: AuthenticateHook | null
-  readonly authorize: AuthorizeHook | null
-}
 
 /** The id of an identity: the string itself or its `id`. */
 export function idOf (identity: Identity): string {

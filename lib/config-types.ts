@@ -1,12 +1,27 @@
 // The shape of the frozen config that options.ts builds and every other module reads. Types only,
-// and only of modules that import nothing of this graph back (event-schema, auth, origin, the
-// public types), so that a module reading its config never imports options.ts or what it imports
+// and only of modules that import nothing of this graph back (event-schema, the public types), so that a module reading its config never imports options.ts or what it imports
 // (test/import-graph.test.ts keeps lib/ free of import cycles).
+import type { FastifyRequest } from 'fastify'
 import type { Registry } from 'prom-client'
-import type { Identity, LifecycleHooks, StatsRouteOptions } from '../types/index'
+import type { AuthenticateResult, AuthorizeContext, Identity, LifecycleHooks, StatsRouteOptions } from '../types/index'
 import type { EventSchema } from './event-schema'
-import type { AuthConfig } from './auth'
-import type { HostPolicy, OriginPolicy } from './origin'
+
+// The hooks and policies the app gives (auth.ts and origin.ts apply them).
+export type AuthenticateHook = (request: FastifyRequest) => AuthenticateResult | Promise<AuthenticateResult>
+/** What `authorize` is asked about: joining a channel, or reading who is on it (presence). */
+export type AuthorizeAction = AuthorizeContext['action']
+export type AuthorizeHook = (identity: Identity, channel: string, request: FastifyRequest, context: AuthorizeContext) => boolean | Promise<boolean>
+
+export interface AuthConfig {
+  readonly authenticate: AuthenticateHook | null
+  readonly authorize: AuthorizeHook | null
+}
+
+/** A list of origins such as `https://app.example.com`, or a function deciding for each one. */
+export type OriginPolicy = ReadonlySet<string> | ((origin: string, request: FastifyRequest) => boolean)
+
+/** Host names (lower case, no port) trusted for same-origin upgrades, or a function deciding for each one. */
+export type HostPolicy = ReadonlySet<string> | ((host: string, request: FastifyRequest) => boolean)
 
 /**
  * Declared name -> its config, and the one resolution of a concrete channel to its declaration

@@ -6,15 +6,14 @@ import { describe, fail } from './invalid-option'
 import { CHANNEL_NAME_MAX } from './protocol'
 import { DEFAULTS } from './defaults'
 import type { AdapterFactory } from './adapter'
-import { type AuthConfig } from './auth'
 import { DeclaredChannels, isChannelPattern } from './declared-channels'
-import { isHostname, isOrigin, normalizeOrigin, type HostPolicy, type OriginPolicy } from './origin'
+import { isHostname, isOrigin, normalizeOrigin } from './origin'
 import type { Registry } from 'prom-client'
 import { readPresence, readChannelPresence } from './presence-options'
 import { readHooks } from './lifecycle'
-import { readInbox } from './inbox'
+import { readInbox } from './inbox-options'
 import { readChannelDelivery } from './delivery-options'
-import type { ChannelConfig, Config, HardeningConfig, HistoryConfig, ObservabilityConfig, RateLimitConfig } from './config-types'
+import type { AuthConfig, ChannelConfig, Config, HardeningConfig, HostPolicy, OriginPolicy, HistoryConfig, ObservabilityConfig, RateLimitConfig } from './config-types'
 
 /** Options read by readObservability() at the end of this file. */
 const OBSERVABILITY_OPTIONS = ['dashboard', 'metrics', 'asyncapi']

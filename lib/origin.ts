@@ -7,11 +7,7 @@
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
 import { isIP } from 'node:net'
 
-/** A list of origins such as `https://app.example.com`, or a function deciding for each one. */
-export type OriginPolicy = ReadonlySet<string> | ((origin: string, request: FastifyRequest) => boolean)
-
-/** Host names (lower case, no port) trusted for same-origin upgrades, or a function deciding for each one. */
-export type HostPolicy = ReadonlySet<string> | ((host: string, request: FastifyRequest) => boolean)
+import type { HostPolicy, OriginPolicy } from './config-types'
 
 /** The host name of a Host header: lower case, without port; IPv6 in brackets. null when it is not one. */
 export function hostnameOf (host: string): string | null {
