@@ -1,12 +1,12 @@
 // `npm run docs:tables`: rewrites the generated tables of the docs from the built lib/ (run after
 // `npm run build`, which the script does first). Today one: the close codes of docs/PROTOCOL.md,
-// between the markers of lib/close-codes.ts; test/close-codes.test.ts fails while they differ.
+// between the markers of lib/core/close-codes.ts; test/close-codes.test.ts fails while they differ.
 import { readFileSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { fileURLToPath } from 'node:url'
 
 const require = createRequire(import.meta.url)
-const { CLOSE_CODE_MARKERS, closeCodeTable } = require('../dist/lib/close-codes.js')
+const { CLOSE_CODE_MARKERS, closeCodeTable } = require('../dist/lib/core/close-codes.js')
 const file = fileURLToPath(new URL('../docs/PROTOCOL.md', import.meta.url))
 
 const text = readFileSync(file, 'utf8')

@@ -3,11 +3,11 @@
 // `{ delivered, position }`; it reaches the registration only through its context. And the size
 // bound holds for the envelope with its offset, whatever the offset.
 import { test } from 'tap'
-import { memoryAdapter, type AdapterContext, type Route } from '../lib/adapter'
-import { buildConfig } from '../lib/options'
-import { OFFSET_MEMBER_MAX_BYTES, offsetPrefix, withOffset } from '../lib/history'
-import { redisAdapter } from '../lib/redis-adapter'
-import { Counters, snapshot } from '../lib/stats'
+import { memoryAdapter, type AdapterContext, type Route } from '../lib/core/adapter'
+import { buildConfig } from '../lib/config/options'
+import { OFFSET_MEMBER_MAX_BYTES, offsetPrefix, withOffset } from '../lib/core/history'
+import { redisAdapter } from '../lib/cluster/redis-adapter'
+import { Counters, snapshot } from '../lib/core/stats'
 import { build } from './helper'
 import { REDIS_SKIP, REDIS_URL, testPrefix } from './redis-helper'
 

@@ -4,8 +4,8 @@
 import { test } from 'tap'
 import { Type } from '@sinclair/typebox'
 import { build, connect, fetchStats } from './helper'
-import { ChannelPatterns } from '../lib/declared-channels'
-import { buildConfig } from '../lib/options'
+import { ChannelPatterns } from '../lib/core/declared-channels'
+import { buildConfig } from '../lib/config/options'
 import type { NotificationsOptions } from '../types/index'
 
 const authenticate: NotificationsOptions['authenticate'] = async (request) => String(request.headers['x-user'] ?? 'anon')

@@ -1,4 +1,4 @@
-// The command-line client, run as a user runs it: `node dist/lib/cli.js listen <url> <channel>...`.
+// The command-line client, run as a user runs it: `node dist/lib/cli/index.js listen <url> <channel>...`.
 import { test, type Test } from 'tap'
 import { existsSync } from 'node:fs'
 import { createServer } from 'node:net'
@@ -6,10 +6,10 @@ import { join } from 'node:path'
 import { build, waitUntil } from './helper'
 import { root, spawnChild, type Child } from './child'
 
-const cli = join(root, 'dist', 'lib', 'cli.js')
+const cli = join(root, 'dist', 'lib', 'cli', 'index.js')
 
 function runCli (t: Test, args: string[]): Child {
-  if (!existsSync(cli)) throw new Error('dist/lib/cli.js missing: run `npm run build`')
+  if (!existsSync(cli)) throw new Error('dist/lib/cli/index.js missing: run `npm run build`')
   return spawnChild(t, process.execPath, [cli, ...args])
 }
 

@@ -1,4 +1,4 @@
-// The client on Server-Sent Events (issue 14), in Node with lib/event-source.ts: `transport: 'sse'`
+// The client on Server-Sent Events (issue 14), in Node with lib/client/event-source.ts: `transport: 'sse'`
 // receives, resumes with last_event_id after the stream is cut, reopens the stream for a channel
 // subscribed later, and stops after a kick (4001); `auto` falls back to SSE when a proxy refuses
 // the upgrade (403) or cuts it before the greeting, and says so in a `transport` event.
@@ -6,7 +6,7 @@ import { test } from 'tap'
 import WebSocket from 'ws'
 import { build, waitUntil } from './helper'
 import { loaded, named, open } from './client-helper'
-import { NodeEventSource } from '../lib/event-source'
+import { NodeEventSource } from '../lib/client/event-source'
 import { startRefusingProxy } from './refusing-proxy'
 
 const CHANNELS = { alpha: { history: { size: 20 } }, beta: {} }

@@ -1,12 +1,12 @@
-// Issue 17: one close-code table (lib/close-codes.ts). CloseCode is derived from it, the table of
+// Issue 17: one close-code table (lib/core/close-codes.ts). CloseCode is derived from it, the table of
 // docs/PROTOCOL.md is generated from it, and the browser client, a standalone bundle with its own
 // classification, acts on every code as the table says.
 import { test } from 'tap'
 import { readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { CLOSE_CODES, CLOSE_CODE_MARKERS, CloseCode, closeCodeLabel, closeCodeTable } from '../lib/close-codes'
-import { CloseCode as ProtocolCloseCode, isSendableCloseCode } from '../lib/protocol'
-import { CLOSE_HISTORY_RESET } from '../lib/redis-adapter'
+import { CLOSE_CODES, CLOSE_CODE_MARKERS, CloseCode, closeCodeLabel, closeCodeTable } from '../lib/core/close-codes'
+import { CloseCode as ProtocolCloseCode, isSendableCloseCode } from '../lib/core/protocol'
+import { CLOSE_HISTORY_RESET } from '../lib/cluster/redis-adapter'
 import { loaded } from './client-helper'
 import { root } from './docs-helper'
 
@@ -43,7 +43,9 @@ test('CloseCode is the table\'s codes that the plugin sends', async (t) => {
 test('lib/ closes with CloseCode, never with a number (the client, a standalone bundle, aside)', async (t) => {
   const lib = join(root, 'lib')
   const literal: string[] = []
-  for (const name of readdirSync(lib).filter((file) => file.endsWith('.ts') && file !== 'close-codes.ts')) {
+  const sources = readdirSync(lib, { recursive: true, encoding: 'utf8' }).filter((file) => file.endsWith('.ts') && !file.endsWith('close-codes.ts'))
+  t.ok(sources.length > 40, `every source of lib/ and its folders is read (${sources.length})`)
+  for (const name of sources) {
     const text = readFileSync(join(lib, name), 'utf8')
     for (const match of text.matchAll(/\bclose\([^)\n]*?\b(1\d{3}|[34]\d{3})\b/g)) literal.push(`${name}: ${match[0]}`)
   }

@@ -2,7 +2,7 @@
 // conflation and tests of test/conflation*.test.ts: each hold() is watched (in this test file's
 // process only) and the most held for its connection kept.
 import type { Test } from 'tap'
-import { Conflation, type Conflatable } from '../lib/conflation'
+import { Conflation, type Conflatable } from '../lib/core/conflation'
 
 export interface HeldWatch {
   /** The most messages held at once for each connection conflation was asked to hold for. */

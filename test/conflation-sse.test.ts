@@ -5,8 +5,8 @@
 // one entry per key however many updates go out, and it gets those once it reads again.
 import { test } from 'tap'
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
-import { EventStreamParser } from '../lib/event-source'
-import type { Conflatable } from '../lib/conflation'
+import { EventStreamParser } from '../lib/client/event-source'
+import type { Conflatable } from '../lib/core/conflation'
 import { build } from './helper'
 import { watchHeld } from './conflation-helper'
 

@@ -1,4 +1,4 @@
-// One socket's handling (lib/connection.ts): its state lives on one object per socket and its
+// One socket's handling (lib/transports/connection.ts): its state lives on one object per socket and its
 // listeners are shared functions, so an idle connection costs no closures (bench S4 measures it).
 import { test } from 'tap'
 import type { WebSocket as ServerSocket } from 'ws'

@@ -1,12 +1,12 @@
-// Issue 17: one DEFAULTS object (lib/defaults.ts) that every option reader fills from, and the
+// Issue 17: one DEFAULTS object (lib/core/defaults.ts) that every option reader fills from, and the
 // docs say the same: docs/options.md's table, the `(clients default 10 000)`-style notes beside
 // it, `history.channels` in docs/PROTOCOL.md and redisAdapter's options in docs/scaling.md.
 import { test } from 'tap'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { DEFAULTS } from '../lib/defaults'
-import { buildConfig } from '../lib/options'
-import { readRedisOptions, defaultConnectTimeout } from '../lib/redis-adapter'
+import { DEFAULTS } from '../lib/core/defaults'
+import { buildConfig } from '../lib/config/options'
+import { readRedisOptions, defaultConnectTimeout } from '../lib/cluster/redis-adapter'
 import { root } from './docs-helper'
 
 const docs = (name: string): string => readFileSync(join(root, 'docs', name), 'utf8')

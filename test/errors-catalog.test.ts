@@ -1,5 +1,5 @@
 // The `errors` export is typed by name (types/index.d.ts ErrorCode): the type lists exactly the
-// constructors lib/errors.ts exports, each under its own code.
+// constructors lib/core/errors.ts exports, each under its own code.
 import { test } from 'tap'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'

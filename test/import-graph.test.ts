@@ -84,8 +84,8 @@ test('the graph holds what lib/ imports: type-only imports and export-from too',
   const graph = importGraph()
   t.ok(graph.size > 40, `${graph.size} files of lib/ read`)
   t.ok(graph.has('client/index.mts'), 'the client (.mts) is read')
-  t.ok(graph.get('limits.ts')?.includes('config-types.ts'), 'import type { Config, ... } from \'./config-types\'')
-  t.ok(graph.get('sender.ts')?.includes('peer.ts'), 'export type { EncodedMessage } from \'./peer\'')
+  t.ok(graph.get('transports/limits.ts')?.includes('core/config-types.ts'), 'import type { Config, ... } from \'./config-types\'')
+  t.ok(graph.get('core/sender.ts')?.includes('core/peer.ts'), 'export type { EncodedMessage } from \'./peer\'')
 })
 
 test('lib/ has no import cycle', async (t) => {
@@ -93,9 +93,19 @@ test('lib/ has no import cycle', async (t) => {
 })
 
 test('config-types.ts imports no module of lib/ at run time', async (t) => {
-  const file = join(lib, 'config-types.ts')
+  const file = join(lib, 'core', 'config-types.ts')
   const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.ES2022)
   const runtime = source.statements.filter((statement) => ts.isImportDeclaration(statement) && statement.importClause?.isTypeOnly !== true)
     .map((statement) => (statement as ts.ImportDeclaration).moduleSpecifier.getText(source))
   t.same(runtime, [], 'only `import type`')
+})
+
+test('the layers: lib/core/ imports nothing of lib/ outside core/ (the lint rule of eslint.config.mjs says it too)', async (t) => {
+  const graph = importGraph()
+  const core = [...graph.keys()].filter((file) => file.startsWith('core/'))
+  t.ok(core.length >= 15, `core/ holds the hub, history, publisher and the seam (${core.length} files)`)
+  const outside = core.flatMap((file) => (graph.get(file) ?? []).filter((target) => !target.startsWith('core/')).map((target) => `${file} -> ${target}`))
+  t.same(outside, [], 'no import leaves core/')
+  t.notOk(graph.has('hub.ts') || graph.has('options.ts'), 'no module is left flat in lib/ but index.ts')
+  t.same([...graph.keys()].filter((file) => !file.includes('/')), ['index.ts'], 'lib/ itself holds only the wiring')
 })

@@ -3,9 +3,9 @@
 // Out of order, duplicates, holes, an epoch change and reads that resolve late: what is delivered,
 // in which order, when, and when subscribers are told to resume.
 import { test } from 'tap'
-import { MirrorFeed, type FeedTransport, type HistoryRead, type Received } from '../lib/mirror-feed'
-import { MirroredHistory } from '../lib/redis-history'
-import { buildConfig } from '../lib/options'
+import { MirrorFeed, type FeedTransport, type HistoryRead, type Received } from '../lib/cluster/mirror-feed'
+import { MirroredHistory } from '../lib/cluster/redis-history'
+import { buildConfig } from '../lib/config/options'
 
 interface PendingRead {
   readonly channel: string

@@ -4,7 +4,7 @@ import { test, type Test } from 'tap'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import notifications from '../lib/index'
-import { buildConfig } from '../lib/options'
+import { buildConfig } from '../lib/config/options'
 import { build, connect, fetchStats, within, tcpSocketOf, Client } from './helper'
 
 async function registrationError (options: unknown): Promise<Error & { code?: string }> {

@@ -5,7 +5,7 @@ import Fastify from 'fastify'
 import { Writable } from 'node:stream'
 import { request as httpRequest } from 'node:http'
 import notifications from '../lib/index'
-import { isOrigin, isSameOrigin, normalizeOrigin } from '../lib/origin'
+import { isOrigin, isSameOrigin, normalizeOrigin } from '../lib/transports/origin'
 import { build, connect, Client, type Frame } from './helper'
 import type { NotificationsOptions } from '../types/index'
 

@@ -3,7 +3,7 @@ import { test } from 'tap'
 import Fastify from 'fastify'
 import { Parser } from '@asyncapi/parser'
 import notifications from '../lib/index'
-import { PresenceTracker } from '../lib/presence'
+import { PresenceTracker } from '../lib/core/presence'
 import { ask, build, connect, fetchStats, waitUntil, type Client, type Frame } from './helper'
 
 const channels = {

@@ -1,7 +1,7 @@
 // Inbound rate limit: a token bucket per socket refilled from timestamps (no timers); RATE_LIMITED
 // for a frame over the allowance, close 1008 for a client that keeps going; other clients unaffected.
 import { test } from 'tap'
-import { InboundRateLimit, type RateState } from '../lib/rate-limit'
+import { InboundRateLimit, type RateState } from '../lib/transports/rate-limit'
 import { build, connect } from './helper'
 import type { NotificationsOptions } from '../types/index'
 

@@ -14,8 +14,8 @@ import type { FastifyInstance } from 'fastify'
 import WebSocket from 'ws'
 import { Client, ask, build, waitUntil } from './helper'
 import { anchors, docFiles, markedBlocks, section } from './docs-helper'
-import { CloseCode } from '../lib/protocol'
-import { CLOSE_CODES, closeCodeLabel } from '../lib/close-codes'
+import { CloseCode } from '../lib/core/protocol'
+import { CLOSE_CODES, closeCodeLabel } from '../lib/core/close-codes'
 import { REDIS_SKIP, testPrefix } from './redis-helper'
 import { SseReader } from './sse-helper'
 
@@ -266,14 +266,14 @@ test('every relative link of README.md and docs/*.md names an existing file, and
   t.same(broken, [], 'no broken link')
 })
 
-test('the close and error codes of docs/PROTOCOL.md are those of lib/close-codes.ts and the AsyncAPI document', async (t) => {
+test('the close and error codes of docs/PROTOCOL.md are those of lib/core/close-codes.ts and the AsyncAPI document', async (t) => {
   const protocol = readFileSync(join(root, 'docs', 'PROTOCOL.md'), 'utf8')
   const every = section(protocol, 'Every error and close code')
   const labels = /^\| (\d{4}(?:-\d{4})?) \|/gm
   const documented = [...every.matchAll(labels)].map((match) => match[1])
   const errorCodes = [...every.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((match) => match[1]).sort()
   const table = CLOSE_CODES.map(closeCodeLabel)
-  t.same(documented, table, 'the full table holds every code of lib/close-codes.ts')
+  t.same(documented, table, 'the full table holds every code of lib/core/close-codes.ts')
   for (const [name, code] of Object.entries(CloseCode)) t.ok(documented.includes(String(code)), `CloseCode.${name} (${code}) is in the table`)
 
   const { app } = await build(t)

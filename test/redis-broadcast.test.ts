@@ -1,7 +1,7 @@
 // Issue 19.8: broadcast() with the Redis adapter reaches every socket of every instance, from an
 // instance or from a worker's createPublisher (a `b` payload on the direct pub/sub channel).
 import { test } from 'tap'
-import { createPublisher } from '../lib/external-publisher'
+import { createPublisher } from '../lib/cluster/external-publisher'
 import { REDIS_SKIP as skip, REDIS_URL, buildCluster, testPrefix } from './redis-helper'
 import { connect } from './helper'
 

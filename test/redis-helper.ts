@@ -7,7 +7,7 @@ import { createServer, connect as tcpConnect } from 'node:net'
 import { Redis } from 'ioredis'
 import type { Test } from 'tap'
 import { build, connect, waitUntil, Client as ClientClass, type Built, type Client, type Frame } from './helper'
-import { redisAdapter, type RedisAdapterOptions } from '../lib/redis-adapter'
+import { redisAdapter, type RedisAdapterOptions } from '../lib/cluster/redis-adapter'
 import type { NotificationsOptions } from '../types/index'
 
 export const REDIS_URL = 'redis://127.0.0.1:6379'

@@ -6,7 +6,7 @@
 import { test } from 'tap'
 import { connect, waitUntil } from './helper'
 import { REDIS_SKIP, REDIS_URL, ResumingClient, buildCluster, deleteKeys, notificationsOf, publishMarker, quiet, subscribed, testPrefix } from './redis-helper'
-import { CLOSE_HISTORY_RESET } from '../lib/redis-adapter'
+import { CLOSE_HISTORY_RESET } from '../lib/cluster/redis-adapter'
 
 const skip = REDIS_SKIP
 const channels = { kept: { history: { size: 5000 } }, short: { history: { size: 5 } } }

@@ -5,7 +5,7 @@ import type { FastifyRequest } from 'fastify'
 import { Redis } from 'ioredis'
 import { Client, connect, waitUntil, type Frame } from './helper'
 import { REDIS_SKIP, REDIS_URL, buildCluster, freePort, kill, startRedis, testPrefix } from './redis-helper'
-import { createPublisher } from '../lib/external-publisher'
+import { createPublisher } from '../lib/cluster/external-publisher'
 
 const skip = REDIS_SKIP
 

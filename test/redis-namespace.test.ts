@@ -4,8 +4,8 @@
 // per concrete channel, mirrored by an instance once one of its sockets subscribes.
 import { test } from 'tap'
 import type { FastifyRequest } from 'fastify'
-import { createPublisher } from '../lib/external-publisher'
-import { redisAdapter } from '../lib/redis-adapter'
+import { createPublisher } from '../lib/cluster/external-publisher'
+import { redisAdapter } from '../lib/cluster/redis-adapter'
 import { build, connect, waitUntil } from './helper'
 import { REDIS_SKIP, REDIS_URL, buildCluster, notificationsOf, testPrefix } from './redis-helper'
 

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { ask, connect, waitUntil, type Client, type Frame } from './helper'
 import { REDIS_SKIP, REDIS_URL, buildCluster, deleteKeys, freePort, kill, quiet, startRedis, testPrefix } from './redis-helper'
 import { root, spawnChild } from './child'
-import { PRESENCE_MISSED_HEARTBEATS } from '../lib/redis-presence'
+import { PRESENCE_MISSED_HEARTBEATS } from '../lib/cluster/redis-presence'
 
 const channels = { room: { joinLeave: true }, board: { presence: true }, plain: {} }
 const statsInterval = 200

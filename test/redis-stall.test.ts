@@ -5,7 +5,7 @@
 // ever receives a message twice, on the publishing instance or any other.
 import { test } from 'tap'
 import { Redis } from 'ioredis'
-import { createPublisher } from '../lib/external-publisher'
+import { createPublisher } from '../lib/cluster/external-publisher'
 import { connect, sleep, waitUntil, type Client } from './helper'
 import { REDIS_SKIP, buildCluster, freePort, kill, notificationsOf, publishMarker, startRedis, testPrefix } from './redis-helper'
 

@@ -6,7 +6,7 @@ import Fastify from 'fastify'
 import websocket from '@fastify/websocket'
 import { WebSocket, type WebSocket as ServerSocket } from 'ws'
 import notifications from '../lib/index'
-import { Run, encodeMessage } from '../lib/sender'
+import { Run, encodeMessage } from '../lib/core/sender'
 import { build, connect, waitUntil, within, type Client } from './helper'
 
 test('a permessage-deflate socket receives correct frames via the ws.send fallback', async (t) => {
@@ -110,7 +110,7 @@ test('what a tick wrote goes out before a close of the same tick; a socket close
 })
 
 // What one tick wrote to a socket goes out as one buffer in one write(); sockets that got the same
-// frames share that buffer (lib/sender.ts, Run).
+// frames share that buffer (lib/core/sender.ts, Run).
 test('Run: the same step from the same Run is the same object; bytes() joins the frames in order', async (t) => {
   const [a, b, c] = ['a', 'bb', 'ccc'].map((text) => Buffer.from(text))
   const first = new Run(null, a)

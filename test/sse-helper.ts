@@ -1,8 +1,8 @@
 // A real SSE reader for tests: one HTTP GET on 127.0.0.1, its events parsed as a browser's
-// EventSource parses them (lib/event-source.ts's parser), every event and comment recorded.
+// EventSource parses them (lib/client/event-source.ts's parser), every event and comment recorded.
 import http from 'node:http'
 import type { Test } from 'tap'
-import { EventStreamParser } from '../lib/event-source'
+import { EventStreamParser } from '../lib/client/event-source'
 import type { Frame } from './helper'
 
 export interface SseEvent {

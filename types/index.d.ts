@@ -559,7 +559,7 @@ declare namespace fastifyWsNotify {
     presenceStats (channel: PresenceChannel): Promise<PresenceCounts>
   }
 
-  /** Every code of the plugin's errors (lib/errors.ts). */
+  /** Every code of the plugin's errors (lib/core/errors.ts). */
   export type ErrorCode =
     | 'FST_WS_NOTIFY_INVALID_OPTION' | 'FST_WS_NOTIFY_ALREADY_REGISTERED' | 'FST_WS_NOTIFY_UNKNOWN_CHANNEL'
     | 'FST_WS_NOTIFY_UNKNOWN_EVENT' | 'FST_WS_NOTIFY_INVALID_PAYLOAD' | 'FST_WS_NOTIFY_MESSAGE_TOO_LARGE'
@@ -571,14 +571,14 @@ declare namespace fastifyWsNotify {
   /** One error of the plugin: an Error with its code (and the HTTP status Fastify answers with). */
   export type NotifyError<C extends ErrorCode = ErrorCode> = Error & { readonly code: C, readonly statusCode?: number }
 
-  /** An error constructor of lib/errors.ts (@fastify/error): `new`, call, and `instanceof` narrow to its code. */
+  /** An error constructor of lib/core/errors.ts (@fastify/error): `new`, call, and `instanceof` narrow to its code. */
   export interface NotifyErrorConstructor<C extends ErrorCode> {
     new (...args: unknown[]): NotifyError<C>
     (...args: unknown[]): NotifyError<C>
     readonly prototype: NotifyError<C>
   }
 
-  /** The error constructors of lib/errors.ts, each by its code. */
+  /** The error constructors of lib/core/errors.ts, each by its code. */
   export const errors: { readonly [C in ErrorCode]: NotifyErrorConstructor<C> }
   export const notifications: FastifyWsNotify
   export { notifications as default }

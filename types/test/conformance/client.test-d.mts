@@ -1,10 +1,10 @@
-// Conformance of lib/client/index.mts (and the Node EventSource of lib/event-source.ts) to
+// Conformance of lib/client/index.mts (and the Node EventSource of lib/client/event-source.ts) to
 // 'fastify-ws-notify/client' (types/client.d.mts). The class Client itself `implements
 // NotifyClient<E>`; here, the exported functions and the error class against their declarations.
 import type * as Public from 'fastify-ws-notify/client'
 import type * as lib from '../../../lib/client/index.mjs'
-import type { ResumePosition } from '../../../lib/history.js'
-import type { NodeEventSource } from '../../../lib/event-source.js'
+import type { ResumePosition } from '../../../lib/core/history.js'
+import type { NodeEventSource } from '../../../lib/client/event-source.js'
 import type { Assignable, Same } from './assert.js'
 
 export type Client = [
@@ -16,7 +16,7 @@ export type Client = [
   Same<keyof lib.NotifyClientError, keyof Public.NotifyClientError>
 ]
 
-// The position a client resumes from is the server's (lib/history.ts).
+// The position a client resumes from is the server's (lib/core/history.ts).
 export type Resume = [
   Same<ResumePosition, Public.ResumePosition>,
   Same<keyof ResumePosition, keyof Public.ResumePosition>

@@ -7,15 +7,15 @@
 import type { Static } from '@sinclair/typebox'
 import type Public = require('fastify-ws-notify')
 import type * as lib from '../../../lib/index'
-import type { ClusterStats, StatsResponseSchema } from '../../../lib/cluster-stats'
-import type { StatsSnapshot } from '../../../lib/stats'
-import type { AdapterFactory } from '../../../lib/adapter'
-import type { RedisAdapterConfig, RedisAdapterOptions } from '../../../lib/redis-adapter'
-import type { ExternalPublisher, ExternalPublisherOptions } from '../../../lib/external-publisher'
-import type { createPublisher as createCorePublisher } from '../../../lib/publisher'
-import type { AuthenticateHook, AuthorizeAction, AuthorizeHook } from '../../../lib/config-types'
-import type { EventSchema } from '../../../lib/event-schema'
-import type { ChannelConfig, HistoryConfig, InboxConfig, PresenceConfig, RateLimitConfig } from '../../../lib/config-types'
+import type { ClusterStats, StatsResponseSchema } from '../../../lib/core/cluster-stats'
+import type { StatsSnapshot } from '../../../lib/core/stats'
+import type { AdapterFactory } from '../../../lib/core/adapter'
+import type { RedisAdapterConfig, RedisAdapterOptions } from '../../../lib/cluster/redis-adapter'
+import type { ExternalPublisher, ExternalPublisherOptions } from '../../../lib/cluster/external-publisher'
+import type { createPublisher as createCorePublisher } from '../../../lib/core/publisher'
+import type { AuthenticateHook, AuthorizeAction, AuthorizeHook } from '../../../lib/core/config-types'
+import type { EventSchema } from '../../../lib/core/event-schema'
+import type { ChannelConfig, HistoryConfig, InboxConfig, PresenceConfig, RateLimitConfig } from '../../../lib/core/config-types'
 import type { Assignable, Same } from './assert'
 
 // The module's exports: the same names, the same functions.
@@ -26,8 +26,8 @@ export type Exports = [
   Same<keyof typeof lib.errors, Public.ErrorCode>
 ]
 
-// Stats: lib's types are the Static of the route's response schemas (lib/stats.ts,
-// lib/cluster-stats.ts); the public ones are NotificationStats and ClusterStats.
+// Stats: lib's types are the Static of the route's response schemas (lib/core/stats.ts,
+// lib/core/cluster-stats.ts); the public ones are NotificationStats and ClusterStats.
 type PublicSnapshot = Omit<Public.NotificationStats, 'cluster'>
 export type Stats = [
   Same<StatsSnapshot, PublicSnapshot>,
@@ -67,7 +67,7 @@ export type Publishing = [
   Same<CorePublisher['broadcast'], Public.BroadcastFunction>
 ]
 
-// authenticate and authorize as lib calls them (lib/auth.ts).
+// authenticate and authorize as lib calls them (lib/transports/auth.ts).
 type PublicOptions = Public.NotificationsOptions
 export type Auth = [
   Same<AuthenticateHook, NonNullable<PublicOptions['authenticate']>>,
