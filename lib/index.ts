@@ -119,14 +119,7 @@ async function plugin (fastify: FastifyInstance, options: NotificationsOptions):
       if (typeof reason !== 'string' || Buffer.byteLength(reason) > CLOSE_REASON_MAX_BYTES) {
         throw new FST_WS_NOTIFY_INVALID_CLOSE(`reason must be a string of at most ${CLOSE_REASON_MAX_BYTES} bytes`)
       }
-      const sockets = hub.clients.get(clientId)
-      if (sockets === undefined) return 0
-      const list = [...sockets]
-      for (const connection of list) {
-        hub.remove(connection)
-        hub.close(connection, code, reason)
-      }
-      return list.length
+      return hub.removeAndClose(hub.clients.get(clientId), code, reason)
     }
   }
   fastify.decorate('notify', api.notify)

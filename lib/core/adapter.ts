@@ -95,16 +95,7 @@ export function adapterContext (hub: Hub, settings: AdapterSettings): AdapterCon
     ...settings,
     deliver: (route, json) => deliverLocally(hub, route, json),
     hasSubscribers: (channel) => hub.subscribers.has(channel),
-    evict (channel, code, reason) {
-      const subscribers = hub.subscribers.get(channel)
-      if (subscribers === undefined) return 0
-      const list = [...subscribers]
-      for (const connection of list) {
-        hub.remove(connection)
-        hub.close(connection, code, reason)
-      }
-      return list.length
-    },
+    evict: (channel, code, reason) => hub.removeAndClose(hub.subscribers.get(channel), code, reason),
     brokerError: () => { hub.counters.brokerErrors++ },
     stats: () => hub.stats()
   }

@@ -282,6 +282,20 @@ export class Hub {
   }
 
   /**
+   * Removes each of `connections` (a set the hub holds: copied first, as removal changes it) and
+   * closes it with `code`; returns how many. For `disconnect(clientId)` and a channel's eviction.
+   */
+  removeAndClose (connections: ReadonlySet<Connection> | undefined, code: number, reason: string): number {
+    if (connections === undefined) return 0
+    const list = [...connections]
+    for (const connection of list) {
+      this.remove(connection)
+      this.close(connection, code, reason)
+    }
+    return list.length
+  }
+
+  /**
    * Starts a close handshake and terminates the socket if it is not closed within closeTimeout:
    * a peer that never answers (or, like a slow consumer, has our close frame queued behind
    * data it does not read) cannot hold the socket open.
