@@ -5,6 +5,9 @@
 // runs it beside S2's contenders, with S2's sockets, frame size and pace.
 //   cc -O2 -o /tmp/floor bench/floor.c && /tmp/floor [sockets=5000] [fanouts=8] [bytes=102] [periodMs=250]
 // Prints one JSON line: CPU and wall ns per write(), and the latency p50 / p99 / max in ms.
+// With FLOOR_READER set (a command; bench/floors.js sets it to bench/floor-reader.js, Node), that
+// command reads instead of the C reader: it gets "port sockets fanouts bytes" appended and prints
+// "p50 p99 max" (ms) on one line. The writer is the same either way.
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -58,9 +61,9 @@ static int reader (int port, int n, int fanouts, int bytes, int out) {
   while (got < total) {
     int k = epoll_wait(ep, events, 256, 10000);
     if (k <= 0) { fprintf(stderr, "reader: timed out at %lld of %lld frames\n", got, total); return 1; }
-    long long at = now_ns();
     for (int e = 0; e < k; e++) {
       ssize_t r = read(events[e].data.fd, buf, sizeof buf);
+      long long at = now_ns(); // per read, as the load process stamps each frame it reads
       for (ssize_t off = 0; off + bytes <= r && got < total; off += bytes) {
         long long t0;
         memcpy(&t0, buf + off + 2, sizeof t0);
@@ -88,8 +91,18 @@ int main (int argc, char **argv) {
   getsockname(listener, (struct sockaddr *)&addr, &len);
   int results[2];
   if (pipe(results) != 0) { perror("pipe"); return 1; }
-  pid_t child = fork();
-  if (child == 0) return reader(ntohs(addr.sin_port), n, fanouts, bytes, results[1]);
+  const char *external = getenv("FLOOR_READER");
+  FILE *external_out = NULL;
+  pid_t child = -1;
+  if (external != NULL) {
+    char command[4096];
+    snprintf(command, sizeof command, "%s %d %d %d %d", external, ntohs(addr.sin_port), n, fanouts, bytes);
+    external_out = popen(command, "r");
+    if (external_out == NULL) { perror("popen"); return 1; }
+  } else {
+    child = fork();
+    if (child == 0) return reader(ntohs(addr.sin_port), n, fanouts, bytes, results[1]);
+  }
   pin(0);
   int *fd = malloc(sizeof(int) * n);
   for (int i = 0; i < n; i++) {
@@ -116,9 +129,14 @@ int main (int argc, char **argv) {
       (after.ru_utime.tv_usec - before.ru_utime.tv_usec + after.ru_stime.tv_usec - before.ru_stime.tv_usec) * 1e3;
   }
   double latency[3];
-  if (read(results[0], latency, sizeof latency) != sizeof latency) { fprintf(stderr, "floor: the reader failed\n"); return 1; }
-  int status;
-  waitpid(child, &status, 0);
+  int status = 0;
+  if (external_out != NULL) {
+    if (fscanf(external_out, "%lf %lf %lf", &latency[0], &latency[1], &latency[2]) != 3) { fprintf(stderr, "floor: the reader failed\n"); return 1; }
+    status = pclose(external_out);
+  } else {
+    if (read(results[0], latency, sizeof latency) != sizeof latency) { fprintf(stderr, "floor: the reader failed\n"); return 1; }
+    waitpid(child, &status, 0);
+  }
   double writes = (double)n * fanouts;
   printf("{\"sockets\":%d,\"fanouts\":%d,\"bytes\":%d,\"nsCpuPerWrite\":%.0f,\"nsWallPerWrite\":%.0f,\"fanoutMs\":%.2f,\"p50Ms\":%.3f,\"p99Ms\":%.3f,\"maxMs\":%.3f}\n",
     n, fanouts, bytes, cpu_ns / writes, wall_ns / writes, wall_ns / fanouts / 1e6, latency[0], latency[1], latency[2]);
