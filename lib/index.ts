@@ -9,6 +9,7 @@ import type { NotificationsApi, NotificationsOptions, NotifyFunction } from '../
 import { buildConfig } from './config/options'
 import { ChannelRegistry } from './core/channels'
 import { Hub } from './core/hub'
+import { loadNativeWriter } from './core/native-writes'
 import { registerClientRoute } from './transports/client-route'
 import { adapterContext, memoryAdapter } from './core/adapter'
 import { createPublisher } from './core/publisher'
@@ -48,7 +49,10 @@ async function plugin (fastify: FastifyInstance, options: NotificationsOptions):
   if (fastify.hasDecorator('notifications')) throw new FST_WS_NOTIFY_ALREADY_REGISTERED()
   const config = buildConfig(options)
   const registry = new ChannelRegistry(config.channels)
-  const hub = new Hub(config)
+  // The native fan-out when it is built and not turned off (native-writes.ts); said once at registration.
+  const native = config.nativeWrites ? loadNativeWriter() : { writer: null, why: 'nativeWrites: false' }
+  fastify.log.debug(`fastify-ws-notify: fan-out writes ${native.writer === null ? `through streams (${native.why})` : 'native'}`)
+  const hub = new Hub({ ...config, native: native.writer })
   // Stats and metrics list a namespace channel (user:alice) under its pattern: no identity shown.
   hub.counters.listedName = declaredNameOf(registry)
   const context = adapterContext(hub, { channels: config.channels, log: fastify.log, pluginTimeout: fastify.initialConfig.pluginTimeout, presence: config.presence, inbox: config.inbox })
@@ -112,6 +116,7 @@ async function plugin (fastify: FastifyInstance, options: NotificationsOptions):
     broadcast,
     stats: () => hub.stats(),
     channels: () => [...registry.names],
+    nativeWrites: native.writer !== null,
     ...presenceApi(registry, presence),
     disconnect (clientId, code = CloseCode.NORMAL, reason = '') {
       // Checked before any socket leaves the hub: ws would throw on them mid-loop.

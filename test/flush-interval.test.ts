@@ -1,21 +1,15 @@
 // The write window (flushInterval, issue 15 part 3): a socket's frames of up to N ms go out in one
 // write, behind one timer per registration; order is kept, and nothing waiting in the window is
 // lost to a disconnect or to app.close().
-import { test } from 'tap'
+import { test, type Test } from 'tap'
 import Fastify from 'fastify'
-import type { Socket } from 'node:net'
 import notifications from '../lib/index'
-import { build, connect, type Client } from './helper'
+import { build, connect, recordWrites, type Client } from './helper'
 
-/** Counts the writes made to the server side of every socket open now (ws internals). */
-function countWrites (app: { websocketServer: { clients: Set<unknown> } }): { writes: number } {
-  const counter = { writes: 0 }
-  for (const ws of app.websocketServer.clients) {
-    const socket = (ws as { _socket: Socket })._socket
-    const write = socket.write.bind(socket) as (...args: unknown[]) => boolean
-    socket.write = ((...args: unknown[]) => { counter.writes++; return write(...args) }) as typeof socket.write
-  }
-  return counter
+/** Counts the writes to the server side of every socket open now, stream or native (test/helper.ts). */
+function countWrites (t: Test, app: Parameters<typeof recordWrites>[1]): { readonly writes: number } {
+  const writes = recordWrites(t, app)
+  return { get writes () { return [...writes.values()].reduce((sum, list) => sum + list.length, 0) } }
 }
 
 /** Records the timers set and cleared while `body` runs (the window's are set with the global setTimeout). */
@@ -52,7 +46,7 @@ test('frames of several event-loop turns go out in one write, in order', async (
   const { app, url } = await build(t, { flushInterval: 1000, heartbeatInterval: 0 })
   const client = await connect(t, url, '?client_id=reader')
   await subscribe(client, 'alpha')
-  const counter = countWrites(app)
+  const counter = countWrites(t, app)
   for (let seq = 0; seq < 10; seq++) {
     if (seq % 3 === 2) await app.notifications.sendTo('reader', 'direct', { seq })
     else await app.notify('alpha', 'tick', { seq })
@@ -67,7 +61,7 @@ test('off by default: each turn\'s frames are written at its end', async (t) => 
   const { app, url } = await build(t, { heartbeatInterval: 0 })
   const client = await connect(t, url)
   await subscribe(client, 'alpha')
-  const counter = countWrites(app)
+  const counter = countWrites(t, app)
   for (let seq = 0; seq < 3; seq++) {
     await app.notify('alpha', 'tick', { seq })
     await turn()

@@ -6,6 +6,7 @@ import type { Socket } from 'node:net'
 import type { Test } from 'tap'
 import notifications from '../lib/index'
 import type { NotificationsOptions } from '../types/index'
+import { loadNativeWriter, tcpDescriptorOf } from '../lib/core/native-writes'
 
 export type Frame = Record<string, any>
 
@@ -169,4 +170,38 @@ export async function ask (client: Client, frame: Record<string, unknown>, timeo
     if (Date.now() > deadline) throw new Error(`no reply to ${JSON.stringify(frame)} within ${timeout} ms; got ${JSON.stringify(client.frames)}`)
     await client.waitFor(client.frames.length + 1, Math.max(1, deadline - Date.now()))
   }
+}
+
+/**
+ * Records every write to the server side of each socket open now, in order, whichever way it is
+ * made: through the socket's stream, or by the native fan-out (which writes descriptors, not
+ * streams: lib/core/native-writes.ts). A frame written natively is recorded as the very buffer
+ * given, so tests can tell shared buffers apart. The native writer is restored in teardown.
+ */
+export function recordWrites (t: Test, app: { websocketServer: { clients: Set<WebSocket> } }): Map<WebSocket, Buffer[]> {
+  const writes = new Map<WebSocket, Buffer[]>()
+  const byDescriptor = new Map<number, Buffer[]>()
+  for (const ws of app.websocketServer.clients) {
+    const socket = (ws as unknown as { _socket: Socket })._socket
+    const list: Buffer[] = []
+    writes.set(ws, list)
+    byDescriptor.set(tcpDescriptorOf(socket), list)
+    const write = socket.write.bind(socket) as (chunk: Buffer, ...rest: unknown[]) => boolean
+    socket.write = ((chunk: Buffer, ...rest: unknown[]) => {
+      list.push(chunk)
+      return write(chunk, ...rest)
+    }) as typeof socket.write
+  }
+  const { writer } = loadNativeWriter()
+  if (writer !== null) {
+    const original = writer.writeEach
+    writer.writeEach = (fds, count, frame, written) => {
+      original.call(writer, fds, count, frame, written)
+      for (let i = 0; i < count; i++) {
+        if (written[i] > 0) byDescriptor.get(fds[i])?.push(written[i] === frame.length ? frame as Buffer : Buffer.from(frame.subarray(0, written[i])))
+      }
+    }
+    t.teardown(() => { writer.writeEach = original })
+  }
+  return writes
 }

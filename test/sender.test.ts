@@ -7,7 +7,7 @@ import websocket from '@fastify/websocket'
 import { WebSocket, type WebSocket as ServerSocket } from 'ws'
 import notifications from '../lib/index'
 import { Run, encodeMessage } from '../lib/core/sender'
-import { build, connect, waitUntil, within, type Client } from './helper'
+import { build, connect, recordWrites, waitUntil, within, type Client } from './helper'
 
 test('a permessage-deflate socket receives correct frames via the ws.send fallback', async (t) => {
   const app = Fastify()
@@ -126,22 +126,6 @@ test('Run: the same step from the same Run is the same object; bytes() joins the
   t.equal(ab.bytes(), joined, 'joined once')
 })
 
-/** Counts the write() calls made to the server side of every socket, with what they wrote. */
-function countWrites (app: { websocketServer: { clients: Set<ServerSocket> } }): Map<ServerSocket, Buffer[]> {
-  const writes = new Map<ServerSocket, Buffer[]>()
-  for (const ws of app.websocketServer.clients) {
-    const socket = (ws as unknown as { _socket: { write: (chunk: Buffer) => boolean } })._socket
-    const list: Buffer[] = []
-    writes.set(ws, list)
-    const write = socket.write.bind(socket)
-    socket.write = (chunk: Buffer) => {
-      list.push(chunk)
-      return write(chunk)
-    }
-  }
-  return writes
-}
-
 test('a tick\'s frames reach each socket in one write(), in order; subscribers of the same frames share one buffer', async (t) => {
   const { app, url } = await build(t)
   const both = await connect(t, url, '?client_id=both')
@@ -150,7 +134,8 @@ test('a tick\'s frames reach each socket in one write(), in order; subscribers o
   for (const channel of ['alpha', 'beta']) await both.request({ action: 'subscribe', channel })
   await alphaOnly.request({ action: 'subscribe', channel: 'alpha' })
   await alsoAlpha.request({ action: 'subscribe', channel: 'alpha' })
-  const writes = countWrites(app)
+  // Through the streams or the native fan-out, whichever the registration uses (test/helper.ts).
+  const writes = recordWrites(t, app)
   const clients = [both, alphaOnly, alsoAlpha]
   let marks = clients.map((client) => client.frames.length)
   const received = async (client: Client, count: number): Promise<number[]> => {

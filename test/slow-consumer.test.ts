@@ -24,6 +24,13 @@ const MESSAGES = TOTAL_BYTES / MESSAGE_BYTES
  * healthy clients have read this one, so only the paused client is ever over the bound.
  */
 const BATCH = 8
+/**
+ * A batch is notified within one event-loop turn: a burst of the application's own, written whole
+ * (docs/delivery.md, the bound). So the queue may end one burst past the bound, and does when the
+ * kernel took part of an earlier write: the native fan-out leaves only the rest in the stream,
+ * where Node's own write path counts a partly written chunk whole until it completes.
+ */
+const BURST_BYTES = BATCH * (MESSAGE_BYTES + 256)
 const HEALTHY = 3
 /** The close frame (code and 'slow consumer') queued behind the last message written. */
 const CLOSE_FRAME_BYTES = 64
@@ -201,8 +208,8 @@ test('slowConsumer "close" (default): a paused client is closed with 1013; memor
   slow.tcp.pause()
   const result = await flood(setupResult)
 
-  t.ok(result.maxSlowBuffered <= MAX_BUFFERED_BYTES + MESSAGE_BYTES + 256 + CLOSE_FRAME_BYTES,
-    `the paused socket's queue peaked at ${result.maxSlowBuffered} bytes (maxBufferedBytes plus one message at most)`)
+  t.ok(result.maxSlowBuffered <= MAX_BUFFERED_BYTES + BURST_BYTES + CLOSE_FRAME_BYTES,
+    `the paused socket's queue peaked at ${result.maxSlowBuffered} bytes (maxBufferedBytes plus one burst at most)`)
   t.ok(result.maxSlowBuffered > MAX_BUFFERED_BYTES, 'and did reach the bound: the slow path was taken')
   checkMemory(t, result)
   checkHealthy(t, healthy, MESSAGES)
@@ -232,8 +239,8 @@ test('slowConsumer "drop": a paused client stays, its messages are skipped and c
   slow.tcp.pause()
   const result = await flood(setupResult)
 
-  t.ok(result.maxSlowBuffered <= MAX_BUFFERED_BYTES + MESSAGE_BYTES + 256,
-    `the paused socket's queue peaked at ${result.maxSlowBuffered} bytes (maxBufferedBytes plus one message at most)`)
+  t.ok(result.maxSlowBuffered <= MAX_BUFFERED_BYTES + BURST_BYTES,
+    `the paused socket's queue peaked at ${result.maxSlowBuffered} bytes (maxBufferedBytes plus one burst at most)`)
   t.ok(result.maxSlowBuffered > MAX_BUFFERED_BYTES, 'and did reach the bound: the slow path was taken')
   checkMemory(t, result)
   checkHealthy(t, healthy, MESSAGES)

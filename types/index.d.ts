@@ -247,6 +247,13 @@ declare namespace fastifyWsNotify {
      * SSE streams are not windowed. Default 0 (off: each event-loop tick's frames go out at its end).
      */
     flushInterval?: number
+    /**
+     * Write fan-outs to plain TCP sockets with the native addon (one call for all the sockets that
+     * get the same bytes, one write(2) each) when the install step built it; otherwise, and with
+     * `false`, through each socket's stream. Default `true`. `app.notifications.nativeWrites` tells
+     * which one this registration uses.
+     */
+    nativeWrites?: boolean
     /** A broker adapter for several instances, such as `redisAdapter({ redis })`. Default: this process only. */
     adapter?: AdapterFactory
     /**
@@ -557,6 +564,8 @@ declare namespace fastifyWsNotify {
     presence (channel: PresenceChannel): Promise<PresenceList>
     /** Sockets and members of a presence channel, in O(1). */
     presenceStats (channel: PresenceChannel): Promise<PresenceCounts>
+    /** true when fan-outs are written by the native addon (option `nativeWrites`, and the addon built); false: through the streams. */
+    readonly nativeWrites: boolean
   }
 
   /** Every code of the plugin's errors (lib/core/errors.ts). */

@@ -33,7 +33,7 @@ const REGISTER_OPTIONS = ['prefix', 'logLevel', 'logSerializers']
 const KNOWN_OPTIONS = new Set([
   'channels', 'path', 'stats', 'heartbeatInterval', 'idleTimeout', 'maxPayload', 'maxMessageSize',
   'closeTimeout', 'maxBufferedBytes', 'slowConsumer', 'history', 'adapter', 'presence', 'hooks', 'sse', 'inbox',
-  'flushInterval', ...HARDENING_OPTIONS, ...OBSERVABILITY_OPTIONS, ...REGISTER_OPTIONS
+  'flushInterval', 'nativeWrites', ...HARDENING_OPTIONS, ...OBSERVABILITY_OPTIONS, ...REGISTER_OPTIONS
 ])
 
 /** The options whose default is a number. */
@@ -226,6 +226,7 @@ export function buildConfig (input: NotificationsOptions | undefined): Config<Ad
     sse: booleanOption(options, 'sse', DEFAULTS.sse),
     inbox: readInbox(options.inbox, hardening.authenticate !== null),
     flushInterval: integerOption(options, 'flushInterval', 0),
+    nativeWrites: booleanOption(options, 'nativeWrites', DEFAULTS.nativeWrites),
     ...hardening,
     ...readObservability(options)
   })

@@ -70,6 +70,8 @@ export interface Config<Factory extends NamedAdapterFactory = NamedAdapterFactor
   readonly inbox: InboxConfig | null
   /** Milliseconds a WebSocket's frames may wait to be written together; 0: each tick's go out at its end (sender.ts). */
   readonly flushInterval: number
+  /** Write fan-outs with the native addon when it is built (native-writes.ts); false: always through the streams. */
+  readonly nativeWrites: boolean
 }
 
 export interface ChannelConfig extends ChannelDelivery {

@@ -27,6 +27,7 @@ export const DEFAULTS = deepFreeze({
   maxSubscriptionsPerConnection: 128,
   rateLimit: { perSecond: 20, burst: 40 },
   flushInterval: 0,
+  nativeWrites: true,
   sse: false,
   dashboard: false,
   metrics: false,

@@ -8,12 +8,14 @@ import { Counters, snapshot, type StatsSnapshot } from './stats'
 import { CloseCode } from './protocol'
 import { Conflation } from './conflation'
 import type { ChannelDeclarations } from './config-types'
+import { tcpDescriptorOf, type NativeWriter } from './native-writes'
 
 /** One open socket (a WebSocket, or an SSE stream: see peer.ts) and what it is subscribed to. */
 export class Connection<S extends PeerSocket = PeerSocket> implements Writable {
   readonly ws: S
   readonly clientId: string
   readonly direct: Duplex | null
+  readonly fd: number
   /** The SSE stream when the peer is one (it frames messages itself); null on a WebSocket. */
   readonly stream: MessagePeer | null
   readonly channels = new Set<string>()
@@ -28,6 +30,7 @@ export class Connection<S extends PeerSocket = PeerSocket> implements Writable {
     this.clientId = clientId
     this.stream = stream
     this.direct = stream === null ? directSocketOf(ws) : null
+    this.fd = this.direct === null ? -1 : tcpDescriptorOf(this.direct)
   }
 }
 
@@ -40,6 +43,8 @@ export interface HubOptions {
   readonly channels?: ChannelDeclarations
   /** Milliseconds a direct socket's frames may wait to be written together (sender.ts); 0 or absent: a tick. */
   readonly flushInterval?: number
+  /** The native fan-out (native-writes.ts), or null/absent: every socket is written through its stream. */
+  readonly native?: NativeWriter | null
 }
 
 /**
@@ -73,7 +78,7 @@ export class Hub {
   readonly conflation: Conflation | null
   constructor (options: HubOptions) {
     this.#options = options
-    this.#sender = new Sender(options.flushInterval ?? 0)
+    this.#sender = new Sender(options.flushInterval ?? 0, options.native ?? null)
     this.conflation = options.channels === undefined ? null : Conflation.of(options.channels, this.counters, this.#released)
   }
 

@@ -5,10 +5,12 @@
 // channel is joined once, not once per subscriber. This is the hot path of fan-out: no closures,
 // no per-socket serialization, no per-socket timers. With a write window (flushInterval N > 0),
 // the frames wait up to N ms instead of a tick, behind one timer for all sockets of the
-// registration, so a socket's frames of N ms go out in one write.
+// registration, so a socket's frames of N ms go out in one write. With the native fan-out
+// (native-writes.ts), the sockets that got the same bytes are written by one native call.
 import { WebSocket } from 'ws'
 import type { Duplex } from 'node:stream'
 import type { EncodedMessage, MessagePeer, PeerSocket } from './peer'
+import type { NativeWriter } from './native-writes'
 
 const OPEN = WebSocket.OPEN
 
@@ -104,6 +106,8 @@ export class Run {
 export interface Writable {
   readonly ws: PeerSocket
   readonly direct: Duplex | null
+  /** The TCP descriptor of `direct` for the native fan-out (native-writes.ts); -1: never written natively. */
+  readonly fd: number
   /** Set on a peer that frames messages itself (SSE); null on a WebSocket. */
   readonly stream: MessagePeer | null
   /**
@@ -130,7 +134,64 @@ export class Sender {
     this.#queued = []
     this.#single = null
     this.#window = null
-    for (let i = 0; i < list.length; i++) flush(list[i])
+    if (this.#native === null) {
+      for (let i = 0; i < list.length; i++) flush(list[i])
+    } else {
+      this.#flushNatively(list)
+    }
+  }
+
+  /** The native fan-out, or null: every socket is written through its stream. */
+  readonly #native: NativeWriter | null
+  // Reused between flushes: the descriptors of one native call, what each write(2) returned.
+  #fds = new Int32Array(0)
+  #written = new Int32Array(0)
+
+  // The tick's flush with the native fan-out: consecutive sockets that got the same bytes (a
+  // channel's fan-out leaves them side by side, on one frame or one shared Run) are written by one
+  // native call. A socket whose stream still holds bytes, or that is not plain TCP, goes through its
+  // stream: its bytes must follow the ones queued there.
+  #flushNatively (list: Writable[]): void {
+    if (this.#fds.length < list.length) {
+      this.#fds = new Int32Array(list.length)
+      this.#written = new Int32Array(list.length)
+    }
+    const fds = this.#fds
+    const group: Writable[] = []
+    let bytes: Buffer | null = null
+    for (let i = 0; i < list.length; i++) {
+      const target = list[i]
+      const queued = target.queued
+      if (queued === null) continue
+      const direct = target.direct as Duplex
+      if (target.fd < 0 || direct.writableLength !== 0 || direct.writableCorked !== 0) {
+        flush(target)
+        continue
+      }
+      target.queued = null
+      if (direct.destroyed || direct.writableEnded || target.ws.readyState !== OPEN) continue
+      const next = queued instanceof Run ? queued.bytes() : queued
+      if (next !== bytes) {
+        if (bytes !== null) this.#writeGroup(group, bytes)
+        group.length = 0
+        bytes = next
+      }
+      fds[group.length] = target.fd
+      group.push(target)
+    }
+    if (bytes !== null) this.#writeGroup(group, bytes)
+  }
+
+  // One native call for `group`; what a socket's write(2) did not take (the kernel's buffer full,
+  // or an error) is handed to its stream, which queues it, or fails it the way it fails any write.
+  #writeGroup (group: Writable[], bytes: Buffer): void {
+    const written = this.#written
+    ;(this.#native as NativeWriter).writeEach(this.#fds, group.length, bytes, written)
+    for (let i = 0; i < group.length; i++) {
+      const taken = written[i]
+      if (taken === bytes.length) continue
+      ;(group[i].direct as Duplex).write(taken > 0 ? bytes.subarray(taken) : bytes)
+    }
   }
 
   /** Milliseconds frames may wait (flushInterval); 0: until the end of the tick. */
@@ -138,8 +199,9 @@ export class Sender {
   /** The window's one timer while frames wait in it. */
   #window: NodeJS.Timeout | null = null
 
-  constructor (interval = 0) {
+  constructor (interval = 0, native: NativeWriter | null = null) {
     this.#interval = interval
+    this.#native = native
   }
 
   // The first frame queued since the last flush: the frames go out at the end of the tick or window.

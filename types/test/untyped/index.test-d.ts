@@ -167,3 +167,10 @@ app.register(notifications, { channels: { progress: { delivery: 'latest', confla
 // @ts-expect-error flushInterval is in milliseconds: a number
 app.register(notifications, { channels: ['a'], flushInterval: '5ms' })
 assert<Equal<NotificationStats['messages_conflated'], number>>()
+// Issue 15: the native fan-out, on unless false; the registration says which path it took.
+app.register(notifications, { channels: ['a'], nativeWrites: false })
+// @ts-expect-error nativeWrites is a boolean
+app.register(notifications, { channels: ['a'], nativeWrites: 'auto' })
+assert<Equal<typeof app.notifications.nativeWrites, boolean>>()
+// @ts-expect-error read-only: it reports the path, it does not choose it
+app.notifications.nativeWrites = false
