@@ -161,16 +161,13 @@ export class Sender {
     let bytes: Buffer | null = null
     for (let i = 0; i < list.length; i++) {
       const target = list[i]
-      const queued = target.queued
-      if (queued === null) continue
       const direct = target.direct as Duplex
-      if (target.fd < 0 || direct.writableLength !== 0 || direct.writableCorked !== 0) {
+      if (target.fd < 0 || direct.writableLength !== 0 || direct.writableCorked !== 0 || direct.writableEnded) {
         flush(target)
         continue
       }
-      target.queued = null
-      if (direct.destroyed || direct.writableEnded || target.ws.readyState !== OPEN) continue
-      const next = queued instanceof Run ? queued.bytes() : queued
+      const next = takeQueued(target)
+      if (next === null) continue
       if (next !== bytes) {
         if (bytes !== null) this.#writeGroup(group, bytes)
         group.length = 0
@@ -279,10 +276,16 @@ export class Sender {
 // buffer, whether the tick brought one frame or a burst. A socket that started closing in the
 // meantime gets nothing more: its close frame is already out, and nothing may follow it.
 function flush (target: Writable): void {
+  const bytes = takeQueued(target)
+  if (bytes !== null) (target.direct as Duplex).write(bytes)
+}
+
+// The bytes of the frames queued for `target`, taken off it; null when there are none, or when
+// the socket started closing in the meantime (nothing may follow its close frame).
+function takeQueued (target: Writable): Buffer | null {
   const queued = target.queued
-  if (queued === null) return
+  if (queued === null) return null
   target.queued = null
-  const direct = target.direct as Duplex
-  if (direct.destroyed || target.ws.readyState !== OPEN) return
-  direct.write(queued instanceof Run ? queued.bytes() : queued)
+  if ((target.direct as Duplex).destroyed || target.ws.readyState !== OPEN) return null
+  return queued instanceof Run ? queued.bytes() : queued
 }
