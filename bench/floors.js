@@ -1,11 +1,13 @@
 'use strict'
-// Development: where S2's distance to the C floor comes from, in three steps measured side by side
-// (S2's fan-out: one 102-byte frame to 5 000 loopback sockets, 4 times a second):
+// Development: where S2's distance to the C floor comes from, in steps measured side by side
+// (S2's fan-out: one 102-byte frame to 5 000 loopback sockets, every other one of 10 000, 4 times
+// a second):
 //   C / C      floor.c as run.js runs it: C writes, C reads;
 //   C / Node   the same C writer, read by Node as the load process reads (floor-reader.js);
+//   Addon / Node  floor-node.js with the plugin's addon: one writeEach call a fan-out, read by Node;
 //   Node / Node  floor-node.js: one socket.write() per socket and nothing else, read by Node.
 // The rounds rotate the order; ratios are against C / C in the same round, medians last.
-//   node bench/floors.js [--rounds=5] [--fanouts=8]
+//   node bench/floors.js [--rounds=5] [--fanouts=8] [--stride=2]
 const { execFileSync } = require('node:child_process')
 const os = require('node:os')
 const path = require('node:path')
@@ -15,8 +17,9 @@ const { hasTaskset } = require('./pin')
 const arg = (name, fallback) => Number((process.argv.find((a) => a.startsWith(`--${name}=`)) || `=${fallback}`).split('=')[1])
 const rounds = arg('rounds', 5)
 const fanouts = arg('fanouts', 8)
+const stride = arg('stride', 2)
 const SOCKETS = 5000
-const args = [SOCKETS, fanouts, 102, 250].map(String)
+const args = [SOCKETS, fanouts, 102, 250, stride].map(String)
 const pin = hasTaskset()
 
 const binary = path.join(os.tmpdir(), `fastify-ws-notify-floors-${process.pid}`)
@@ -27,6 +30,9 @@ const nodeReader = `${pin ? 'taskset -c 1 ' : ''}'${process.execPath}' '${path.j
 const variants = {
   'C / C': () => run(binary, args, {}),
   'C / Node': () => run(binary, args, { FLOOR_READER: nodeReader }),
+  'Addon / Node': () => pin
+    ? run('taskset', ['-c', '0', process.execPath, path.join(__dirname, 'floor-node.js'), ...args], { FLOOR_NATIVE: '1' })
+    : run(process.execPath, [path.join(__dirname, 'floor-node.js'), ...args], { FLOOR_NATIVE: '1' }),
   'Node / Node': () => pin
     ? run('taskset', ['-c', '0', process.execPath, path.join(__dirname, 'floor-node.js'), ...args], {})
     : run(process.execPath, [path.join(__dirname, 'floor-node.js'), ...args], {})
@@ -57,7 +63,7 @@ for (let round = 0; round < rounds; round++) {
   console.log(`round ${round + 1}: ${line.join('; ')}`)
 }
 const base = results['C / C']
-console.log(`\nmedians over ${rounds} rounds (${SOCKETS} sockets, ${fanouts} fan-outs each); x C / C: the median of the same round's ratios`)
+console.log(`\nmedians over ${rounds} rounds (${SOCKETS} sockets of ${SOCKETS * stride}, ${fanouts} fan-outs each); x C / C: the median of the same round's ratios`)
 console.log('| writer / reader | ns CPU / write | x C / C | p99 ms | x C / C |')
 console.log('| --- | --- | --- | --- | --- |')
 for (const name of names) {
