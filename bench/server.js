@@ -361,8 +361,12 @@ const handlers = {
     await stopRecording(window.recording)
     return { cpuMicros: cpu.user + cpu.system, wallMicros: nowMicros() - window.t0 }
   },
-  /** Publishes to `channel` at a fixed rate for durationMs; event-loop delay and memory peaks. */
-  async paced ({ channel, rate, durationMs, size, collect = true }) {
+  /**
+   * Publishes to `channel` at a fixed rate for durationMs; event-loop delay and memory peaks. The
+   * first `warmup` notifications carry s: 0, which the load process does not time (S2: like the
+   * floor's, a window's fan-outs follow one of warm-up, at the window's own pace).
+   */
+  async paced ({ channel, rate, durationMs, size, collect = true, warmup = 0 }) {
     const pad = padFor(size)
     // A forced full collection leaves work behind (concurrent sweeping, on the one core the server
     // is pinned to; a young generation to grow again): the first fan-out after it was the slowest
@@ -380,7 +384,7 @@ const handlers = {
     let sent = 0
     let lastSample = 0
     while (performance.now() - started < durationMs) {
-      subject.publish(channel, { s: nowMicros(), pad })
+      subject.publish(channel, { s: sent < warmup ? 0 : nowMicros(), pad })
       sent++
       if (performance.now() - lastSample > 50) {
         lastSample = performance.now()
