@@ -27,15 +27,16 @@ execFileSync('cc', ['-O2', '-o', binary, path.join(__dirname, 'floor.c')])
 process.once('exit', () => fs.rmSync(binary, { force: true }))
 
 const nodeReader = `${pin ? 'taskset -c 1 ' : ''}'${process.execPath}' '${path.join(__dirname, 'floor-reader.js')}'`
+// floor-node.js, on core 0 where taskset exists; env selects its writer.
+const nodeWriter = (env) => {
+  const node = [process.execPath, path.join(__dirname, 'floor-node.js'), ...args]
+  return pin ? run('taskset', ['-c', '0', ...node], env) : run(node[0], node.slice(1), env)
+}
 const variants = {
   'C / C': () => run(binary, args, {}),
   'C / Node': () => run(binary, args, { FLOOR_READER: nodeReader }),
-  'Addon / Node': () => pin
-    ? run('taskset', ['-c', '0', process.execPath, path.join(__dirname, 'floor-node.js'), ...args], { FLOOR_NATIVE: '1' })
-    : run(process.execPath, [path.join(__dirname, 'floor-node.js'), ...args], { FLOOR_NATIVE: '1' }),
-  'Node / Node': () => pin
-    ? run('taskset', ['-c', '0', process.execPath, path.join(__dirname, 'floor-node.js'), ...args], {})
-    : run(process.execPath, [path.join(__dirname, 'floor-node.js'), ...args], {})
+  'Addon / Node': () => nodeWriter({ FLOOR_NATIVE: '1' }),
+  'Node / Node': () => nodeWriter({})
 }
 
 function run (file, argv, env) {
