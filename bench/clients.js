@@ -72,7 +72,7 @@ function onBench (client, buf, start, end) {
 }
 
 class Client {
-  constructor (options, index) {
+  constructor (options, index, id = index) {
     this.index = index
     this.contender = options.contender
     this.channels = options.channels
@@ -87,7 +87,7 @@ class Client {
     this.ready = null
     const readyPromise = new Promise((resolve, reject) => { this.ready = { resolve, reject } })
     this.whenReady = readyPromise
-    const clientId = `c${index}`
+    const clientId = `c${id}`
     const query = `client_id=${clientId}&channels=${this.channels.join(',')}`
     // The dashboard page's socket (S6) connects as the page does: no client_id.
     const path = this.contender === 'socket.io'
@@ -273,15 +273,18 @@ function percentile (sorted, p) {
 }
 
 const handlers = {
-  /** Opens n sockets (plus one staller when asked), at most `concurrency` handshakes at a time. */
-  async connect ({ port, contender, n, channels, staller, dashboard, concurrency = 200 }) {
+  /**
+   * Opens n sockets (plus one staller when asked), at most `concurrency` handshakes at a time.
+   * idFrom: the first client id's number (run.js's warm-up sockets take ids no measured one has).
+   */
+  async connect ({ port, contender, n, channels, staller, dashboard, concurrency = 200, idFrom = 0 }) {
     const total = n + (staller ? 1 : 0)
     const options = { port, contender, sampleEvery: Math.max(1, Math.floor(n / 200)) }
     let next = 0
     const worker = async () => {
       while (next < total) {
         const index = next++
-        const client = new Client({ ...options, channels: channels(index) }, index)
+        const client = new Client({ ...options, channels: channels(index) }, index, idFrom + index)
         clients[index] = client
         await client.whenReady
       }
