@@ -152,8 +152,8 @@ function spawnPair () {
 
 // S4's baseline is read after this many sockets have come and gone: what the first connections
 // leave behind for good (code compiled on first use, maps and caches grown once) is no
-// connection's cost. Read before any socket, it was spread over the sockets measured: 1 018 B
-// per connection over bare @fastify/websocket at --quick's 500, 273 B at 10 000.
+// connection's cost. Read before any socket, it was spread over the sockets measured: 979-1 027 B
+// per connection over bare @fastify/websocket at --quick's 500, 264 B at 10 000 (bench/README.md).
 const WARMUP_SOCKETS = 50
 
 /**
